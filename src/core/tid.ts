@@ -1,0 +1,164 @@
+/** Transport ID (TID): the identity of a controller connection, its canonical forms and defaults. Pure. */
+import { createHash } from 'node:crypto';
+import { canonicalIp } from './ipaddr.js';
+
+export const WELL_KNOWN_DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
+
+/** Fabrics transports stas manages. Anything else (pcie, typos) is never handed to the kernel. */
+export const FABRIC_TRANSPORTS = ['tcp', 'rdma', 'fc', 'loop'] as const;
+export type Transport = (typeof FABRIC_TRANSPORTS)[number];
+
+export function isFabricTransport(t: string): t is Transport {
+  return (FABRIC_TRANSPORTS as readonly string[]).includes(t);
+}
+
+/** Input to TID construction: raw strings as found in a config line, a log page entry or D-Bus arguments. */
+export interface TidInput {
+  transport: string;
+  traddr: string;
+  trsvcid?: string | undefined;
+  subsysnqn?: string | undefined;
+  hostTraddr?: string | undefined;
+  hostIface?: string | undefined;
+  hostNqn?: string | undefined;
+}
+
+export interface TidOptions {
+  /** System host NQN, used when the input names none. */
+  defaultHostNqn: string;
+  /** `ignore-iface=true`: the interface is not part of the identity and never passed to the kernel. */
+  ignoreIface?: boolean;
+}
+
+/** Default TCP port of a discovery controller (IANA), also nvme-stas' default for any tcp controller= line. */
+export const DEFAULT_TCP_DISC_PORT = '8009';
+/** Default port for RDMA (IANA NVMe-oF). */
+export const DEFAULT_RDMA_PORT = '4420';
+
+/** Strings from the network or config: trim blanks and NUL padding. */
+export function cleanString(s: string | undefined): string {
+  if (s === undefined) return '';
+  let end = s.length;
+  while (end > 0 && (s.charCodeAt(end - 1) <= 0x20 || s.charCodeAt(end - 1) === 0x7f)) end--;
+  let start = 0;
+  while (start < end && s.charCodeAt(start) <= 0x20) start++;
+  return s.slice(start, end);
+}
+
+/** Canonical address text for IP transports (RFC 5952 for IPv6); other text is only trimmed. */
+function canonicalAddr(transport: string, addr: string): string {
+  if (transport === 'tcp' || transport === 'rdma') return canonicalIp(addr) ?? addr;
+  return addr;
+}
+
+/** The seven identity fields, after defaults and canonicalisation. */
+export interface TidFields {
+  readonly transport: string;
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly subsysnqn: string;
+  readonly hostTraddr: string;
+  readonly hostIface: string;
+  readonly hostNqn: string;
+}
+
+export class Tid implements TidFields {
+  readonly transport: string;
+  readonly traddr: string;
+  readonly trsvcid: string;
+  readonly subsysnqn: string;
+  readonly hostTraddr: string;
+  readonly hostIface: string;
+  readonly hostNqn: string;
+
+  private constructor(f: TidFields) {
+    this.transport = f.transport;
+    this.traddr = f.traddr;
+    this.trsvcid = f.trsvcid;
+    this.subsysnqn = f.subsysnqn;
+    this.hostTraddr = f.hostTraddr;
+    this.hostIface = f.hostIface;
+    this.hostNqn = f.hostNqn;
+  }
+
+  /**
+   * Builds a TID with nvme-stas' defaults: trsvcid 8009 for tcp and 4420 for rdma when empty, and always empty
+   * for fc and loop; host NQN defaults to the system's; host-iface dropped with ignore-iface. IP literals are
+   * canonicalised so that one controller has one identity whatever text named it.
+   */
+  static from(input: TidInput, opts: TidOptions): Tid {
+    const transport = cleanString(input.transport);
+    let trsvcid = cleanString(input.trsvcid);
+    if (transport === 'tcp') trsvcid ||= DEFAULT_TCP_DISC_PORT;
+    else if (transport === 'rdma') trsvcid ||= DEFAULT_RDMA_PORT;
+    else trsvcid = '';
+    return new Tid({
+      transport,
+      traddr: canonicalAddr(transport, cleanString(input.traddr)),
+      trsvcid,
+      subsysnqn: cleanString(input.subsysnqn),
+      hostTraddr: canonicalAddr(transport, cleanString(input.hostTraddr)),
+      hostIface: opts.ignoreIface ? '' : cleanString(input.hostIface),
+      hostNqn: cleanString(input.hostNqn) || opts.defaultHostNqn,
+    });
+  }
+
+  /** The same TID bound to another interface (used when a DC's interface is inherited by its IOCs). */
+  withHostIface(hostIface: string): Tid {
+    return new Tid({ ...this, hostIface });
+  }
+
+  /** Identity key: equal keys ⇔ same controller. */
+  key(): string {
+    return [
+      this.transport,
+      this.traddr,
+      this.trsvcid,
+      this.subsysnqn,
+      this.hostTraddr,
+      this.hostIface,
+      this.hostNqn,
+    ].join('\u0000');
+  }
+
+  equals(other: Tid): boolean {
+    return this.key() === other.key();
+  }
+
+  /** nvme-stas' stable hash: MD5 of the seven fields concatenated (used for unit names and the like). */
+  hash(): string {
+    return createHash('md5')
+      .update(
+        this.transport +
+          this.traddr +
+          this.trsvcid +
+          this.subsysnqn +
+          this.hostTraddr +
+          this.hostIface +
+          this.hostNqn,
+      )
+      .digest('hex');
+  }
+
+  /** Printable form used as the prefix of log lines: `(tcp, 10.0.0.1, 8009, nqn…, eth0, 10.0.0.2)`. */
+  toString(): string {
+    const parts = [this.transport, this.traddr, this.trsvcid];
+    if (this.subsysnqn) parts.push(this.subsysnqn);
+    if (this.hostIface) parts.push(this.hostIface);
+    if (this.hostTraddr) parts.push(this.hostTraddr);
+    return `(${parts.join(', ')})`;
+  }
+
+  /** The D-Bus controller id dictionary, in nvme-stas' key order (without per-controller extras and device). */
+  idDict(): Record<string, string> {
+    return {
+      traddr: this.traddr,
+      trsvcid: this.trsvcid,
+      transport: this.transport,
+      subsysnqn: this.subsysnqn,
+      'host-iface': this.hostIface,
+      'host-traddr': this.hostTraddr,
+      'host-nqn': this.hostNqn,
+    };
+  }
+}
