@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  DEFAULT_HOST_CONFIG,
+  HostIdentityError,
+  resolveHostIdentity,
+  resolveValue,
+  type TextReader,
+} from '../../src/core/host-identity.js';
+import {
+  formatUuid,
+  hostNqnFromUuid,
+  isUuid,
+  uuidFromMachineId,
+  uuidFromSmbiosProductUuid,
+} from '../../src/core/host-nqn.js';
+
+// Expected values computed with CPython's hmac/uuid exactly as nvme-stas' stasadm does.
+test('machine-id → host UUID: HMAC-SHA256 keyed with "$nvmexpress.org$", version 4 and variant bits set', () => {
+  assert.equal(uuidFromMachineId('0123456789abcdef0123456789abcdef'), 'f2782346-4809-484a-9a8b-952a04b57ba4');
+  assert.equal(
+    uuidFromMachineId('d3b07384d113edec49eaa6238ad5ff00\n'),
+    '422fec49-1f86-4ecb-9002-bac89570d0c2',
+  );
+  assert.equal(uuidFromMachineId('D3B07384D113EDEC49EAA6238AD5FF00'), '422fec49-1f86-4ecb-9002-bac89570d0c2');
+  assert.equal(uuidFromMachineId(''), null);
+  assert.equal(uuidFromMachineId('not-a-machine-id-not-a-machine-i'), null);
+  assert.equal(uuidFromMachineId('0123456789abcdef'), null);
+});
+
+test('DMI product_uuid: the first three groups are byte-swapped', () => {
+  assert.equal(
+    uuidFromSmbiosProductUuid('4c4c4544-0042-3510-8052-b3c04f4e4c32\n'),
+    '44454c4c-4200-1035-8052-b3c04f4e4c32',
+  );
+  assert.equal(uuidFromSmbiosProductUuid('short'), null);
+  assert.equal(uuidFromSmbiosProductUuid('zzzzzzzz-0042-3510-8052-b3c04f4e4c32'), null);
+});
+
+test('UUID helpers', () => {
+  assert.equal(
+    hostNqnFromUuid('F2782346-4809-484A-9A8B-952A04B57BA4'),
+    'nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4',
+  );
+  assert.equal(formatUuid(new Uint8Array(16).fill(0xab)), 'abababab-abab-abab-abab-abababababab');
+  assert.ok(isUuid('f2782346-4809-484a-9a8b-952a04b57ba4'));
+  assert.ok(!isUuid('f2782346-4809-484a-9a8b-952a04b57ba'));
+});
+
+function fakeFs(files: Record<string, string>): TextReader {
+  return (p) => {
+    const v = files[p];
+    if (v === undefined) throw new Error(`ENOENT: no such file or directory, open '${p}'`);
+    return v;
+  };
+}
+
+const NQN = 'nqn.2014-08.org.nvmexpress:uuid:f2782346-4809-484a-9a8b-952a04b57ba4';
+const ID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
+
+test('defaults read /etc/nvme/hostnqn, hostid and hostkey; first token of the first line', () => {
+  const read = fakeFs({
+    '/etc/nvme/hostnqn': `${NQN}  trailing words\nsecond line\n`,
+    '/etc/nvme/hostid': `${ID}\n`,
+    '/etc/nvme/hostkey': 'DHHC-1:00:abcd:\n',
+  });
+  assert.deepEqual(resolveHostIdentity(DEFAULT_HOST_CONFIG, read), {
+    hostNqn: NQN,
+    hostId: ID,
+    hostKey: 'DHHC-1:00:abcd:',
+  });
+});
+
+test('literal values and file:// indirection; symname keeps its blanks', () => {
+  const read = fakeFs({ '/tmp/sym': '  my host 1  \n' });
+  const id = resolveHostIdentity({ nqn: NQN, id: ID, symname: 'file:///tmp/sym' }, read);
+  assert.deepEqual(id, { hostNqn: NQN, hostId: ID, symname: 'my host 1' });
+  assert.equal(resolveHostIdentity({ nqn: NQN, id: ID, symname: 'lit name' }, read).symname, 'lit name');
+  assert.equal(resolveValue('file:///empty', fakeFs({ '/empty': '' })), undefined);
+  assert.equal(resolveValue('   ', fakeFs({})), undefined);
+});
+
+test('fatal errors carry nvme-stas messages', () => {
+  const none = fakeFs({});
+  assert.throws(
+    () => resolveHostIdentity(DEFAULT_HOST_CONFIG, none),
+    (e: unknown) =>
+      e instanceof HostIdentityError &&
+      /^Error reading mandatory Host NQN \(see stasadm --help\): ENOENT/.test(e.message),
+  );
+  assert.throws(
+    () => resolveHostIdentity({ nqn: NQN, id: 'file:///nope' }, none),
+    /^HostIdentityError: Error reading mandatory Host ID \(see stasadm --help\): ENOENT|Error reading mandatory Host ID/,
+  );
+  assert.throws(
+    () => resolveHostIdentity({ nqn: 'iqn.bad', id: ID }, none),
+    /Error Host NQN "iqn.bad" should start with "nqn."/,
+  );
+  const long = `nqn.${'x'.repeat(220)}`;
+  assert.throws(
+    () => resolveHostIdentity({ nqn: long, id: ID }, none),
+    /Error Host NQN is too long \(224 chars, max 223 per NVMe spec\)/,
+  );
+  assert.throws(
+    () => resolveHostIdentity({ nqn: 'file:///e', id: ID }, fakeFs({ '/e': '\n' })),
+    /empty value/,
+  );
+  assert.throws(
+    () => resolveHostIdentity({ nqn: NQN, id: 'file:///e' }, fakeFs({ '/e': '' })),
+    /Host ID.*empty value/,
+  );
+});
+
+test('optional values: missing key is silent, unreadable symname warns', () => {
+  const warnings: string[] = [];
+  const id = resolveHostIdentity(
+    { nqn: NQN, id: ID, key: 'file:///nokey', symname: 'file:///nosym' },
+    fakeFs({}),
+    (m) => warnings.push(m),
+  );
+  assert.deepEqual(id, { hostNqn: NQN, hostId: ID });
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0]!, /^Error reading host symbolic name \(will remain undefined\): ENOENT/);
+});
