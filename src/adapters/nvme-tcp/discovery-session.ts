@@ -1,0 +1,534 @@
+/**
+ * A userspace NVMe/TCP host session to a discovery controller over node:net: connection set-up (ICReq, Fabrics
+ * Connect, controller enable, Identify), admin commands with timeouts, keep-alive, asynchronous event
+ * notifications, DIM, and orderly shutdown. All encoding/decoding is the pure codec in src/core/nvme.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import {
+  AEC_DISCOVERY_LOG_CHANGE,
+  type AsyncEvent,
+  asyncEventRequestCommand,
+  type Completion,
+  connectCommand,
+  connectData,
+  type DimTask,
+  dimCommand,
+  Feature,
+  getLogPageCommand,
+  IDENTIFY_DATA_LENGTH,
+  identifyCommand,
+  keepAliveCommand,
+  LogPage,
+  Property,
+  parseAsyncEvent,
+  parseCqe,
+  propertyGetCommand,
+  propertySetCommand,
+  setFeaturesCommand,
+} from '../../core/nvme/commands.js';
+import { type DimHostRegistration, encodeDimRegistration } from '../../core/nvme/dim.js';
+import {
+  type DiscoveryLog,
+  type DiscoveryLogReadOptions,
+  type LogPageRead,
+  readDiscoveryLog,
+} from '../../core/nvme/discovery-log-read.js';
+import { type IdentifyController, parseIdentifyController } from '../../core/nvme/identify.js';
+import { type Pdu, PduType, ProtocolError } from '../../core/nvme/pdu.js';
+import { PduParser } from '../../core/nvme/pdu-parser.js';
+import { type SerializeOptions, serializePdu } from '../../core/nvme/pdu-serializer.js';
+import {
+  CommandTimeoutError,
+  ConnectError,
+  NvmeStatusError,
+  PeerProtocolError,
+  SessionClosedError,
+} from './errors.js';
+
+export interface SessionOptions {
+  traddr: string;
+  trsvcid: string | number;
+  /** Source address to bind (host-traddr). */
+  hostTraddr?: string | undefined;
+  hostNqn: string;
+  /** Host ID as a UUID string. */
+  hostId: string;
+  /** Discovery subsystem NQN (well-known or unique). */
+  subsysnqn: string;
+  /** Keep-alive timeout in ms (0 = no keep-alive: the controller keeps no timer either). */
+  katoMs: number;
+  hdgst?: boolean;
+  ddgst?: boolean;
+  /** Timeout of TCP connect + ICReq and of each command (ms). */
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
+  /** Largest PDU accepted from the controller. */
+  maxPduLength?: number;
+}
+
+interface Pending {
+  name: string;
+  resolve: (c: { cqe: Completion; data: Buffer }) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  /** Expected C2H data length (0: none). */
+  dataLength: number;
+  data: Buffer;
+  received: number;
+}
+
+export interface SessionEvents {
+  aen: [AsyncEvent];
+  close: [Error | undefined];
+}
+
+/** CAP.TO is in 500 ms units. */
+const CAP_TO_UNIT_MS = 500;
+/** CC: EN, IOSQES=6 (64-byte SQEs), IOCQES=4 (16-byte CQEs). */
+const CC_ENABLE = 0x00460001;
+const CC_SHN_NORMAL = 0x4000;
+const CSTS_RDY = 0x1;
+const CSTS_CFS = 0x2;
+const CSTS_SHST_MASK = 0xc;
+const CSTS_SHST_COMPLETE = 0x8;
+
+function uuidBytes(uuid: string): Buffer {
+  const hex = uuid.replace(/-/g, '');
+  if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new RangeError(`host ID "${uuid}" is not a UUID`);
+  return Buffer.from(hex, 'hex');
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
+
+export class DiscoverySession extends EventEmitter<SessionEvents> {
+  private readonly socket: net.Socket;
+  private readonly parser: PduParser;
+  private readonly pending = new Map<number, Pending>();
+  private nextCid = 1;
+  private wire: SerializeOptions = { hdgst: false, ddgst: false, pda: 0 };
+  private keepAliveTimer: NodeJS.Timeout | undefined;
+  private aerCid: number | undefined;
+  private closed = false;
+  private closeError: Error | undefined;
+  private icResolve: ((p: Pdu) => void) | undefined;
+  private icCleanup: (() => void) | undefined;
+  /** Controller ID the controller assigned at Connect. */
+  cntlid = 0;
+  /** Identify Controller data, available once connect() resolved. */
+  identify!: IdentifyController;
+
+  private constructor(
+    socket: net.Socket,
+    private readonly opts: SessionOptions,
+  ) {
+    super();
+    this.socket = socket;
+    this.parser = new PduParser({
+      maxPduLength: opts.maxPduLength,
+      accept: new Set([PduType.ICResp, PduType.C2HTermReq, PduType.CapsuleResp, PduType.C2HData]),
+    });
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', (e) =>
+      this.fail(new SessionClosedError(`connection error: ${e.message}`, { cause: e })),
+    );
+    socket.on('close', () => this.fail(new SessionClosedError('connection closed by the controller')));
+  }
+
+  /** Opens the TCP connection and brings the discovery controller up (ready for Get Log Page). */
+  static async connect(opts: SessionOptions): Promise<DiscoverySession> {
+    const timeout = opts.connectTimeoutMs ?? 10_000;
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({
+        host: opts.traddr,
+        port: Number(opts.trsvcid),
+        ...(opts.hostTraddr ? { localAddress: opts.hostTraddr } : {}),
+        noDelay: true,
+      });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(
+          new CommandTimeoutError(
+            `TCP connect to ${opts.traddr}:${opts.trsvcid} timed out after ${timeout} ms`,
+          ),
+        );
+      }, timeout);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        s.removeAllListeners('error');
+        resolve(s);
+      });
+      s.once('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          new ConnectError(e.code ?? 'EIO', `cannot connect to ${opts.traddr}:${opts.trsvcid}: ${e.message}`),
+        );
+      });
+    });
+    const session = new DiscoverySession(socket, opts);
+    try {
+      await session.initialize(timeout);
+    } catch (e) {
+      session.destroy(e instanceof Error ? e : new Error(String(e)));
+      throw e;
+    }
+    return session;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private async initialize(timeout: number): Promise<void> {
+    const ic = new Promise<Pdu>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new CommandTimeoutError(`no ICResp within ${timeout} ms`)),
+        timeout,
+      );
+      this.icResolve = (p) => {
+        clearTimeout(timer);
+        this.icCleanup?.();
+        resolve(p);
+      };
+      const onClose = (e: Error | undefined) => {
+        clearTimeout(timer);
+        reject(e ?? new SessionClosedError('closed during connection set-up'));
+      };
+      this.once('close', onClose);
+      this.icCleanup = () => this.off('close', onClose);
+    });
+    this.socket.write(
+      serializePdu({
+        type: 'icreq',
+        pfv: 0,
+        hpda: 0,
+        hdgst: !!this.opts.hdgst,
+        ddgst: !!this.opts.ddgst,
+        maxr2t: 0,
+      }),
+    );
+    const resp = await ic;
+    if (resp.type !== 'icresp') throw new PeerProtocolError(`expected ICResp, got ${resp.type}`);
+    if (resp.pfv !== 0) throw new PeerProtocolError(`unsupported PDU format version ${resp.pfv}`);
+    if (resp.cpda > 31) throw new PeerProtocolError(`invalid CPDA ${resp.cpda}`);
+    if ((resp.hdgst && !this.opts.hdgst) || (resp.ddgst && !this.opts.ddgst)) {
+      throw new PeerProtocolError('controller enabled a digest the host did not ask for');
+    }
+    this.wire = { hdgst: resp.hdgst, ddgst: resp.ddgst, pda: resp.cpda };
+    this.parser.setDigests({ hdgst: resp.hdgst, ddgst: resp.ddgst });
+
+    const data = connectData({
+      hostId: uuidBytes(this.opts.hostId),
+      subsysnqn: this.opts.subsysnqn,
+      hostnqn: this.opts.hostNqn,
+    });
+    const connect = await this.command(
+      'Connect',
+      (cid) => connectCommand(cid, { sqsize: 31, katoMs: this.opts.katoMs }),
+      data,
+    );
+    this.cntlid = connect.cqe.dw0 & 0xffff;
+
+    const cap = await this.command('Property Get CAP', (cid) => propertyGetCommand(cid, Property.CAP, 8));
+    const readyTimeout = Math.max(((cap.cqe.dw0 >>> 24) & 0xff) * CAP_TO_UNIT_MS, 500);
+    await this.command('Property Set CC', (cid) => propertySetCommand(cid, Property.CC, CC_ENABLE));
+    await this.waitCsts((csts) => (csts & CSTS_RDY) !== 0, readyTimeout, 'controller did not become ready');
+
+    const id = await this.command('Identify', (cid) => identifyCommand(cid), undefined, IDENTIFY_DATA_LENGTH);
+    this.identify = parseIdentifyController(id.data);
+    this.startKeepAlive();
+  }
+
+  private async waitCsts(done: (csts: number) => boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+      const csts = (
+        await this.command('Property Get CSTS', (cid) => propertyGetCommand(cid, Property.CSTS, 4))
+      ).cqe.dw0;
+      if (csts & CSTS_CFS) throw new PeerProtocolError('controller fatal status (CSTS.CFS)');
+      if (done(csts)) return;
+      if (Date.now() > deadline) throw new CommandTimeoutError(`${what} within ${timeoutMs} ms`);
+      await sleep(delay);
+    }
+  }
+
+  private startKeepAlive(): void {
+    if (this.opts.katoMs <= 0) return;
+    // Send well within KATO, as the Linux host does (half of it).
+    const every = Math.max(Math.floor(this.opts.katoMs / 2), 100);
+    this.keepAliveTimer = setInterval(() => {
+      this.command('Keep Alive', (cid) => keepAliveCommand(cid)).catch(() => {
+        // A failed keep-alive already closed the session (timeout) or will be seen as a close.
+      });
+    }, every);
+    this.keepAliveTimer.unref?.();
+  }
+
+  /** Sends one command and waits for its completion (and C2H data when dataLength > 0). */
+  private command(
+    name: string,
+    build: (cid: number) => Buffer,
+    inCapsule?: Uint8Array,
+    dataLength = 0,
+    timeoutMs: number | null = this.opts.commandTimeoutMs ?? 10_000,
+  ): Promise<{ cqe: Completion; data: Buffer }> {
+    if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('session is closed'));
+    const cid = this.allocateCid();
+    return new Promise((resolve, reject) => {
+      const p: Pending = {
+        name,
+        resolve,
+        reject,
+        timer: undefined,
+        dataLength,
+        data: Buffer.alloc(dataLength),
+        received: 0,
+      };
+      if (timeoutMs !== null) {
+        p.timer = setTimeout(() => {
+          this.fail(new CommandTimeoutError(`${name} got no response within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      this.pending.set(cid, p);
+      this.socket.write(
+        serializePdu(
+          { type: 'capsule_cmd', sqe: build(cid), data: inCapsule ?? new Uint8Array(0) },
+          this.wire,
+        ),
+      );
+    });
+  }
+
+  private allocateCid(): number {
+    for (let i = 0; i < 0x10000; i++) {
+      const cid = this.nextCid;
+      this.nextCid = (this.nextCid + 1) & 0xffff;
+      if (!this.pending.has(cid)) return cid;
+    }
+    throw new SessionClosedError('no free command identifier');
+  }
+
+  private onData(chunk: Buffer): void {
+    let pdus: Pdu[];
+    try {
+      pdus = this.parser.push(chunk);
+    } catch (e) {
+      if (e instanceof ProtocolError) {
+        // Tell the controller why (H2CTermReq), then close.
+        this.fail(
+          new PeerProtocolError(`protocol violation by the controller: ${e.message}`),
+          serializePdu({ type: 'h2c_term', fes: e.fes, fei: e.fei, data: new Uint8Array(0) }),
+        );
+      } else this.fail(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
+    for (const pdu of pdus) {
+      if (this.closed) return;
+      try {
+        this.onPdu(pdu);
+      } catch (e) {
+        this.fail(e instanceof Error ? e : new Error(String(e)));
+        return;
+      }
+    }
+  }
+
+  private onPdu(pdu: Pdu): void {
+    switch (pdu.type) {
+      case 'icresp': {
+        const r = this.icResolve;
+        this.icResolve = undefined;
+        if (!r) throw new PeerProtocolError('unexpected ICResp');
+        r(pdu);
+        return;
+      }
+      case 'c2h_term':
+        throw new PeerProtocolError(`controller terminated the connection (FES 0x${pdu.fes.toString(16)})`);
+      case 'c2h_data': {
+        const p = this.pending.get(pdu.cccid);
+        if (!p || p.dataLength === 0) throw new PeerProtocolError(`C2HData for unknown command ${pdu.cccid}`);
+        if (pdu.datao !== p.received || pdu.datao + pdu.data.length > p.dataLength) {
+          throw new PeerProtocolError(
+            `C2HData out of range for ${p.name}: offset ${pdu.datao} length ${pdu.data.length} (have ${p.received} of ${p.dataLength})`,
+          );
+        }
+        p.data.set(pdu.data, pdu.datao);
+        p.received += pdu.data.length;
+        if (pdu.success) {
+          if (p.received !== p.dataLength)
+            throw new PeerProtocolError(`SUCCESS before all data of ${p.name}`);
+          this.complete(pdu.cccid, {
+            dw0: 0,
+            dw1: 0,
+            sqhd: 0,
+            sqid: 0,
+            cid: pdu.cccid,
+            status: { sc: 0, sct: 0, crd: 0, more: false, dnr: false },
+            ok: true,
+          });
+        }
+        return;
+      }
+      case 'capsule_resp': {
+        const cqe = parseCqe(pdu.cqe);
+        if (cqe.cid === this.aerCid && this.aerCid !== undefined) {
+          this.onAsyncEvent(cqe);
+          return;
+        }
+        this.complete(cqe.cid, cqe);
+        return;
+      }
+      default:
+        throw new PeerProtocolError(`unexpected ${pdu.type} PDU`);
+    }
+  }
+
+  private complete(cid: number, cqe: Completion): void {
+    const p = this.pending.get(cid);
+    if (!p) throw new PeerProtocolError(`completion for unknown command ${cid}`);
+    this.pending.delete(cid);
+    if (p.timer) clearTimeout(p.timer);
+    if (!cqe.ok) {
+      p.reject(new NvmeStatusError(p.name, cqe.status));
+      return;
+    }
+    // A short transfer is legal (e.g. Get Log Page past the end of the log): the rest stays zero.
+    p.resolve({ cqe, data: p.data });
+  }
+
+  private onAsyncEvent(cqe: Completion): void {
+    const cid = this.aerCid!;
+    const p = this.pending.get(cid);
+    this.pending.delete(cid);
+    this.aerCid = undefined;
+    if (p?.timer) clearTimeout(p.timer);
+    if (!cqe.ok) return; // e.g. aborted at shutdown: do not re-arm
+    this.emit('aen', parseAsyncEvent(cqe.dw0));
+    this.armAsyncEvent();
+  }
+
+  private armAsyncEvent(): void {
+    if (this.closed || this.aerCid !== undefined) return;
+    const cid = this.allocateCid();
+    this.aerCid = cid;
+    this.pending.set(cid, {
+      name: 'Asynchronous Event Request',
+      resolve: () => {},
+      reject: () => {},
+      timer: undefined,
+      dataLength: 0,
+      data: Buffer.alloc(0),
+      received: 0,
+    });
+    this.socket.write(
+      serializePdu(
+        { type: 'capsule_cmd', sqe: asyncEventRequestCommand(cid), data: new Uint8Array(0) },
+        this.wire,
+      ),
+    );
+  }
+
+  /** Enables discovery log change notices and arms the AER; `aen` events follow. */
+  async enableDiscoveryChangeNotices(): Promise<void> {
+    await this.command('Set Features (Async Event Configuration)', (cid) =>
+      setFeaturesCommand(cid, Feature.AsyncEventConfig, AEC_DISCOVERY_LOG_CHANGE),
+    );
+    this.armAsyncEvent();
+  }
+
+  /** One Get Log Page transfer. */
+  async getLogPage(lid: number, read: LogPageRead): Promise<Uint8Array> {
+    const r = await this.command(
+      `Get Log Page 0x${lid.toString(16)}`,
+      (cid) =>
+        getLogPageCommand(cid, {
+          lid,
+          lsp: read.lsp,
+          length: read.length,
+          offset: read.offset,
+          rae: read.rae,
+        }),
+      undefined,
+      read.length,
+    );
+    return r.data;
+  }
+
+  /** Supported Log Pages (LID 0): the DLP options word (EXTDLPES/PLEOS/ALLSUBES) of LID 0x70. */
+  async discoveryLogOptions(): Promise<number> {
+    const data = await this.getLogPage(LogPage.SupportedLogPages, {
+      offset: 0,
+      length: 1024,
+      lsp: 0,
+      rae: true,
+    });
+    return Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(LogPage.Discovery * 4) >>> 16;
+  }
+
+  /** The whole discovery log, read consistently. */
+  readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
+    const mdts = this.identify?.mdts ?? 0;
+    const maxTransferBytes = mdts > 0 ? Math.min(4096 * 2 ** mdts, 256 * 1024) : 256 * 1024;
+    return readDiscoveryLog((r) => this.getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
+  }
+
+  /** Discovery Information Management (TP8010): register, deregister or update this host with a CDC. */
+  async dim(task: (typeof DimTask)[keyof typeof DimTask], reg: DimHostRegistration): Promise<void> {
+    const payload = encodeDimRegistration(reg);
+    await this.command(
+      'Discovery Information Management',
+      (cid) => dimCommand(cid, task, payload.length),
+      payload,
+    );
+  }
+
+  /** Orderly shutdown: CC.SHN, wait for CSTS.SHST complete (bounded), then close the connection. */
+  async close(timeoutMs = 2000): Promise<void> {
+    if (this.closed) return;
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    try {
+      await this.command(
+        'Property Set CC (shutdown)',
+        (cid) => propertySetCommand(cid, Property.CC, CC_ENABLE | CC_SHN_NORMAL),
+        undefined,
+        0,
+        timeoutMs,
+      );
+      await this.waitCsts(
+        (csts) => (csts & CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
+        timeoutMs,
+        'shutdown did not complete',
+      );
+    } catch {
+      // Shutdown is best effort; the connection goes away regardless.
+    }
+    this.destroy();
+  }
+
+  /** Closes at once, failing every outstanding command. */
+  destroy(error?: Error): void {
+    this.fail(error ?? new SessionClosedError('session closed'));
+  }
+
+  private fail(error: Error, lastWords?: Buffer): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    for (const [, p] of this.pending) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(error);
+    }
+    this.pending.clear();
+    if (lastWords && !this.socket.destroyed) {
+      this.socket.end(lastWords);
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+    } else {
+      this.socket.destroy();
+    }
+    this.emit(
+      'close',
+      error instanceof SessionClosedError && error.message === 'session closed' ? undefined : error,
+    );
+  }
+}

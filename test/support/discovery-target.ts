@@ -1,0 +1,360 @@
+/**
+ * A discovery controller test double speaking NVMe/TCP over node:net: serves a configurable discovery log
+ * (entries, referrals, well-known or unique NQN), changes it on demand and sends the AEN, accepts DIM and records
+ * it, and misbehaves on request. It makes fast and fault tests possible; it never replaces the kernel target.
+ */
+import net from 'node:net';
+import {
+  buildCqe,
+  DiscoveryLsp,
+  FabricsType,
+  Feature,
+  IDENTIFY_DATA_LENGTH,
+  LogPage,
+  Opcode,
+  Property,
+  parseSqe,
+} from '../../src/core/nvme/commands.js';
+import { type DecodedDim, decodeDim } from '../../src/core/nvme/dim.js';
+import {
+  AdrFam,
+  type DiscoveryLogEntry,
+  encodeDiscoveryLog,
+  SubType,
+  TrType,
+} from '../../src/core/nvme/discovery-log.js';
+import { encodeIdentifyController } from '../../src/core/nvme/identify.js';
+import { type Pdu, PduType } from '../../src/core/nvme/pdu.js';
+import { PduParser } from '../../src/core/nvme/pdu-parser.js';
+import { type SerializeOptions, serializePdu } from '../../src/core/nvme/pdu-serializer.js';
+import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+
+export type Misbehaviour =
+  | { kind: 'close-mid-transfer' } // drop the connection halfway through a log page transfer
+  | { kind: 'churn-genctr' } // GENCTR changes on every log page read
+  | { kind: 'malformed-pdu'; on: 'identify' | 'log-page' } // answer with a PDU whose header is invalid
+  | { kind: 'oversize-pdu' } // announce a 1 GiB PDU
+  | { kind: 'slow'; delayMs: number } // every answer is late
+  | { kind: 'never-answer'; after: 'icreq' | 'connect' }; // stop answering
+
+export interface TargetOptions {
+  host?: string;
+  port?: number;
+  /** The controller's own NQN: the well-known discovery NQN (default) or a unique one. */
+  subsysnqn?: string;
+  dctype?: 'ddc' | 'cdc' | 'none';
+  entries?: DiscoveryLogEntry[];
+  genctr?: bigint;
+  pleoSupported?: boolean;
+  /** Largest C2HData PDU the target sends (bytes of data). */
+  maxDataPerPdu?: number;
+  misbehave?: Misbehaviour;
+}
+
+export interface DimRecord {
+  task: number;
+  hostNqn: string;
+  dim: DecodedDim;
+}
+
+export function ioEntry(i: number, over: Partial<DiscoveryLogEntry> = {}): DiscoveryLogEntry {
+  return {
+    trtype: TrType.tcp,
+    adrfam: AdrFam.ipv4,
+    subtype: SubType.nvme,
+    treq: 0,
+    portid: 1,
+    cntlid: 0xffff,
+    asqsz: 32,
+    eflags: 0,
+    trsvcid: '4420',
+    subnqn: `nqn.2024-01.io.stas-test:subsys${i}`,
+    traddr: '127.0.0.1',
+    tsas: new Uint8Array(256),
+    ...over,
+  };
+}
+
+interface Conn {
+  socket: net.Socket;
+  parser: PduParser;
+  wire: SerializeOptions;
+  hostNqn: string;
+  cc: number;
+  aerCids: number[];
+  aecEnabled: boolean;
+  /** An event occurred while no AER was outstanding: reported when the next AER arrives. */
+  eventPending: boolean;
+  stopped: boolean;
+}
+
+export class DiscoveryTarget {
+  private server: net.Server | undefined;
+  private readonly conns = new Set<Conn>();
+  private entries: DiscoveryLogEntry[];
+  genctr: bigint;
+  readonly dimRecords: DimRecord[] = [];
+  keepAlives = 0;
+  logPageReads = 0;
+  connectsAccepted = 0;
+  misbehave: Misbehaviour | undefined;
+  readonly subsysnqn: string;
+
+  constructor(private readonly opts: TargetOptions = {}) {
+    this.entries = opts.entries ?? [];
+    this.genctr = opts.genctr ?? 1n;
+    this.misbehave = opts.misbehave;
+    this.subsysnqn = opts.subsysnqn ?? WELL_KNOWN_DISC_NQN;
+  }
+
+  get port(): number {
+    const a = this.server?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  async start(): Promise<number> {
+    this.server = net.createServer((s) => this.accept(s));
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(this.opts.port ?? 0, this.opts.host ?? '127.0.0.1', () => resolve());
+    });
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    for (const c of this.conns) c.socket.destroy();
+    this.conns.clear();
+    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+  }
+
+  /** Number of open host connections. */
+  get connections(): number {
+    return this.conns.size;
+  }
+
+  /** Replaces the log, bumps GENCTR and sends a discovery log change AEN to every host that armed one. */
+  setEntries(entries: DiscoveryLogEntry[]): void {
+    this.entries = entries;
+    this.genctr++;
+    for (const c of this.conns) {
+      if (!c.aecEnabled) continue;
+      const cid = c.aerCids.shift();
+      if (cid !== undefined) this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid, dw0: 0x70f002 }) });
+      else c.eventPending = true;
+    }
+  }
+
+  private logPage(): Buffer {
+    if (this.misbehave?.kind === 'churn-genctr') this.genctr++;
+    return encodeDiscoveryLog(
+      { genctr: this.genctr, numrec: BigInt(this.entries.length), recfmt: 0 },
+      this.entries,
+    );
+  }
+
+  private accept(socket: net.Socket): void {
+    const c: Conn = {
+      socket,
+      parser: new PduParser({ accept: new Set([PduType.ICReq, PduType.CapsuleCmd, PduType.H2CTermReq]) }),
+      wire: { hdgst: false, ddgst: false, pda: 0 },
+      hostNqn: '',
+      cc: 0,
+      aerCids: [],
+      aecEnabled: false,
+      eventPending: false,
+      stopped: false,
+    };
+    this.conns.add(c);
+    socket.on('close', () => this.conns.delete(c));
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk) => {
+      let pdus: Pdu[];
+      try {
+        pdus = c.parser.push(chunk);
+      } catch {
+        socket.destroy();
+        return;
+      }
+      for (const p of pdus) this.onPdu(c, p);
+    });
+  }
+
+  private send(c: Conn, pdu: Pdu): void {
+    const bytes = serializePdu(pdu, c.wire);
+    const delay = this.misbehave?.kind === 'slow' ? this.misbehave.delayMs : 0;
+    if (delay > 0) setTimeout(() => !c.socket.destroyed && c.socket.write(bytes), delay);
+    else if (!c.socket.destroyed) c.socket.write(bytes);
+  }
+
+  private sendData(c: Conn, cid: number, data: Buffer): void {
+    const max = this.opts.maxDataPerPdu ?? 128 * 1024;
+    for (let o = 0; o < data.length; o += max) {
+      const part = data.subarray(o, o + max);
+      this.send(c, {
+        type: 'c2h_data',
+        cccid: cid,
+        datao: o,
+        last: o + max >= data.length,
+        success: false,
+        data: part,
+      });
+    }
+    this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid }) });
+  }
+
+  private onPdu(c: Conn, pdu: Pdu) {
+    if (c.stopped) return;
+    const mb = this.misbehave;
+    if (pdu.type === 'icreq') {
+      if (mb?.kind === 'never-answer' && mb.after === 'icreq') {
+        c.stopped = true;
+        return;
+      }
+      this.send(c, {
+        type: 'icresp',
+        pfv: 0,
+        cpda: 0,
+        hdgst: pdu.hdgst,
+        ddgst: pdu.ddgst,
+        maxh2cdata: 1 << 20,
+      });
+      c.wire = { hdgst: pdu.hdgst, ddgst: pdu.ddgst, pda: 0 };
+      c.parser.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst });
+      return;
+    }
+    if (pdu.type !== 'capsule_cmd') {
+      c.socket.destroy();
+      return;
+    }
+    const sqe = parseSqe(pdu.sqe);
+    const ok = (dw0 = 0, dw1 = 0) =>
+      this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid: sqe.cid, dw0, dw1 }) });
+    const err = (sc: number, sct = 0) =>
+      this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid: sqe.cid, status: { sc, sct, dnr: true } }) });
+    switch (sqe.opcode) {
+      case Opcode.Fabrics:
+        if (sqe.fctype === FabricsType.Connect) {
+          if (mb?.kind === 'never-answer' && mb.after === 'connect') {
+            c.stopped = true;
+            return;
+          }
+          const d = Buffer.from(pdu.data);
+          const subnqn = d.subarray(256, 512).toString('latin1').replace(/\0.*$/s, '');
+          c.hostNqn = d.subarray(512, 768).toString('latin1').replace(/\0.*$/s, '');
+          if (subnqn !== this.subsysnqn && subnqn !== WELL_KNOWN_DISC_NQN) return err(0x84, 1); // Connect Invalid Parameters
+          this.connectsAccepted++;
+          return ok(1);
+        }
+        if (sqe.fctype === FabricsType.PropertyGet) {
+          const off = sqe.cdw(11);
+          if (off === Property.CAP) return ok(127 | (1 << 24), 0); // MQES 127, TO 500 ms
+          if (off === Property.VS) return ok(0x10300);
+          if (off === Property.CSTS) {
+            const rdy = c.cc & 1 ? 1 : 0;
+            const shst = (c.cc >> 14) & 3 ? 0x8 : 0;
+            return ok(rdy | shst);
+          }
+          return ok(c.cc);
+        }
+        if (sqe.fctype === FabricsType.PropertySet) {
+          if (sqe.cdw(11) === Property.CC) c.cc = sqe.cdw(12);
+          return ok();
+        }
+        return err(0x01); // Invalid Command Opcode
+      case Opcode.Identify: {
+        if (mb?.kind === 'malformed-pdu' && mb.on === 'identify') return this.sendMalformed(c);
+        const id = encodeIdentifyController({
+          model: 'stas test target',
+          serial: 'STAS0001',
+          firmware: '1.0',
+          cntlid: 1,
+          mdts: 5,
+          oaes: 0x80000000,
+          cntrltype: 2,
+          kas: 100,
+          subnqn: this.subsysnqn,
+          dctype: this.opts.dctype === 'cdc' ? 2 : this.opts.dctype === 'ddc' ? 1 : 0,
+        });
+        return this.sendData(c, sqe.cid, id.subarray(0, IDENTIFY_DATA_LENGTH));
+      }
+      case Opcode.GetLogPage: {
+        const cdw10 = sqe.cdw(10);
+        const lid = cdw10 & 0xff;
+        const lsp = (cdw10 >> 8) & 0x7f;
+        const numd = ((cdw10 >>> 16) | ((sqe.cdw(11) & 0xffff) << 16)) + 1;
+        const offset = sqe.cdw(12) + sqe.cdw(13) * 2 ** 32;
+        const length = numd * 4;
+        let page: Buffer;
+        if (lid === LogPage.Discovery) {
+          this.logPageReads++;
+          if (mb?.kind === 'malformed-pdu' && mb.on === 'log-page') return this.sendMalformed(c);
+          if (mb?.kind === 'oversize-pdu') {
+            const h = Buffer.alloc(24);
+            h.writeUInt8(PduType.C2HData, 0);
+            h.writeUInt8(24, 2);
+            h.writeUInt8(24, 3);
+            h.writeUInt32LE(1 << 30, 4);
+            c.socket.write(h);
+            return;
+          }
+          if (lsp & DiscoveryLsp.PLEO && !this.opts.pleoSupported) return err(0x02); // Invalid Field
+          page = this.logPage();
+        } else if (lid === LogPage.SupportedLogPages) {
+          page = Buffer.alloc(1024);
+          page.writeUInt32LE(1, 0);
+          page.writeUInt32LE((1 | ((this.opts.pleoSupported ? 0x2 : 0) << 16)) >>> 0, LogPage.Discovery * 4);
+        } else {
+          return err(0x09, 1); // Invalid Log Page
+        }
+        const out = Buffer.alloc(length);
+        page.copy(out, 0, Math.min(offset, page.length), Math.min(page.length, offset + length));
+        if (mb?.kind === 'close-mid-transfer' && lid === LogPage.Discovery && length > 1024) {
+          this.send(c, {
+            type: 'c2h_data',
+            cccid: sqe.cid,
+            datao: 0,
+            last: false,
+            success: false,
+            data: out.subarray(0, length / 2),
+          });
+          setImmediate(() => c.socket.destroy());
+          return;
+        }
+        return this.sendData(c, sqe.cid, out);
+      }
+      case Opcode.SetFeatures:
+        if ((sqe.cdw(10) & 0xff) === Feature.AsyncEventConfig) {
+          c.aecEnabled = (sqe.cdw(11) & 0x80000000) !== 0;
+          return ok();
+        }
+        return err(0x02);
+      case Opcode.AsyncEventRequest:
+        if (c.eventPending && c.aecEnabled) {
+          c.eventPending = false;
+          return ok(0x70f002);
+        }
+        c.aerCids.push(sqe.cid);
+        return;
+      case Opcode.KeepAlive:
+        this.keepAlives++;
+        return ok();
+      case Opcode.DiscoveryInfoMgmt: {
+        if (this.opts.dctype !== 'cdc') return err(0x01);
+        try {
+          const dim = decodeDim(pdu.data);
+          this.dimRecords.push({ task: sqe.cdw(10) & 0xf, hostNqn: c.hostNqn, dim });
+          return ok();
+        } catch {
+          return err(0x02);
+        }
+      }
+      default:
+        return err(0x01);
+    }
+  }
+
+  private sendMalformed(c: Conn): void {
+    // A CapsuleResp whose HLEN is wrong: the host must close this connection and only this one.
+    c.socket.write(Buffer.from('05001900190000000000000000000000000000000000000000', 'hex'));
+  }
+}
