@@ -2,21 +2,11 @@
  * Host identity (host NQN, host ID, DH-HMAC-CHAP host key, symbolic name) resolved from sys.conf values, with
  * `file://` indirection. Pure: file reads go through the reader passed in.
  */
+import type { SysConfig } from './config/sys-config.js';
 import { NQN_MAX_BYTES } from './kernel-options.js';
 
 /** sys.conf [Host] values as written (defaults applied), before `file://` resolution. */
-export interface HostConfigValues {
-  nqn: string;
-  id: string;
-  key?: string | undefined;
-  symname?: string | undefined;
-}
-
-export const DEFAULT_HOST_CONFIG: HostConfigValues = {
-  nqn: 'file:///etc/nvme/hostnqn',
-  id: 'file:///etc/nvme/hostid',
-  key: 'file:///etc/nvme/hostkey',
-};
+export type HostConfigValues = SysConfig;
 
 export interface HostIdentity {
   hostNqn: string;

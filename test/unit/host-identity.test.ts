@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { defaultSysConfig } from '../../src/core/config/sys-config.js';
 import {
-  DEFAULT_HOST_CONFIG,
   HostIdentityError,
   resolveHostIdentity,
   resolveValue,
@@ -64,7 +64,7 @@ test('defaults read /etc/nvme/hostnqn, hostid and hostkey; first token of the fi
     '/etc/nvme/hostid': `${ID}\n`,
     '/etc/nvme/hostkey': 'DHHC-1:00:abcd:\n',
   });
-  assert.deepEqual(resolveHostIdentity(DEFAULT_HOST_CONFIG, read), {
+  assert.deepEqual(resolveHostIdentity(defaultSysConfig(), read), {
     hostNqn: NQN,
     hostId: ID,
     hostKey: 'DHHC-1:00:abcd:',
@@ -83,7 +83,7 @@ test('literal values and file:// indirection; symname keeps its blanks', () => {
 test('fatal errors carry nvme-stas messages', () => {
   const none = fakeFs({});
   assert.throws(
-    () => resolveHostIdentity(DEFAULT_HOST_CONFIG, none),
+    () => resolveHostIdentity(defaultSysConfig(), none),
     (e: unknown) =>
       e instanceof HostIdentityError &&
       /^Error reading mandatory Host NQN \(see stasadm --help\): ENOENT/.test(e.message),
@@ -121,4 +121,23 @@ test('optional values: missing key is silent, unreadable symname warns', () => {
   assert.deepEqual(id, { hostNqn: NQN, hostId: ID });
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^Error reading host symbolic name \(will remain undefined\): ENOENT/);
+});
+
+test('adapter: sys.conf on disk with file:// indirection', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadHostIdentity } = await import('../../src/adapters/host-identity.js');
+  const d = mkdtempSync(join(tmpdir(), 'hostid-'));
+  writeFileSync(join(d, 'hostnqn'), `${NQN}\n`);
+  writeFileSync(
+    join(d, 'sys.conf'),
+    `[Host]\nnqn = file://${join(d, 'hostnqn')}\nid = ${ID}\nkey = file://${join(d, 'none')}\nsymname = file://${join(d, 'nosym')}\n`,
+  );
+  const { identity, diagnostics } = loadHostIdentity(join(d, 'sys.conf'));
+  assert.deepEqual(identity, { hostNqn: NQN, hostId: ID });
+  assert.equal(diagnostics.length, 1);
+  assert.match(diagnostics[0]!.message, /host symbolic name/);
+  writeFileSync(join(d, 'bad.conf'), `[Host]\nnqn = file://${join(d, 'absent')}\nid = ${ID}\n`);
+  assert.throws(() => loadHostIdentity(join(d, 'bad.conf')), HostIdentityError);
 });

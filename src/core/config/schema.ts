@@ -1,0 +1,365 @@
+// Option tables of stafd.conf, stacd.conf and sys.conf as data (section, key, type, default, doc), for parsing and man pages.
+import { WELL_KNOWN_DISC_NQN } from '../tid.js';
+import type { ValueSpec, ValueType } from './values.js';
+
+export const QUEUE_SIZE_RANGE: readonly [number, number] = [16, 1024];
+export const DISCONNECT_SCOPES = [
+  'only-stas-connections',
+  'all-connections-matching-disconnect-trtypes',
+  'no-disconnect',
+] as const;
+export type DisconnectScope = (typeof DISCONNECT_SCOPES)[number];
+export const DISCONNECT_TRTYPES = ['tcp', 'rdma', 'fc'] as const;
+export type DisconnectTrtype = (typeof DISCONNECT_TRTYPES)[number];
+
+export type OptionType = ValueType | 'controller' | 'exclude';
+
+export interface OptionSpec extends Omit<ValueSpec, 'type'> {
+  readonly key: string;
+  readonly type: OptionType;
+  /** The default as it would be written in the file; null: unset (the kernel/libnvme default applies). */
+  readonly default: string | null;
+  /** Repeatable: every occurrence is an item (controller=, exclude=). Otherwise the last occurrence wins. */
+  readonly multi?: boolean;
+  /** Still honoured, but reported: where it went. */
+  readonly deprecated?: string;
+  /** The value is a secret: never printed. */
+  readonly secret?: boolean;
+  /** Man-page text. */
+  readonly doc: string;
+}
+
+export interface SectionSpec {
+  readonly name: string;
+  readonly doc: string;
+  readonly options: readonly OptionSpec[];
+}
+
+export interface ConfigSchema {
+  /** Default path of the file. */
+  readonly file: string;
+  readonly sections: readonly SectionSpec[];
+}
+
+/** Connection parameters settable in [Global] and per controller (`controller = ...;kato=10`). */
+export interface ConnectOptions {
+  hdrDigest?: boolean;
+  dataDigest?: boolean;
+  kato?: number;
+  queueSize?: number;
+  reconnectDelay?: number;
+  ctrlLossTmo?: number;
+  disableSqflow?: boolean;
+  nrIoQueues?: number;
+  nrWriteQueues?: number;
+  nrPollQueues?: number;
+}
+
+/** The connect parameters: config key, ConnectOptions property, and checker. */
+export const CONNECT_OPTIONS: readonly {
+  readonly key: string;
+  readonly prop: keyof ConnectOptions;
+  readonly spec: ValueSpec;
+}[] = [
+  { key: 'hdr-digest', prop: 'hdrDigest', spec: { type: 'bool' } },
+  { key: 'data-digest', prop: 'dataDigest', spec: { type: 'bool' } },
+  { key: 'kato', prop: 'kato', spec: { type: 'int' } },
+  { key: 'queue-size', prop: 'queueSize', spec: { type: 'int', range: QUEUE_SIZE_RANGE } },
+  { key: 'reconnect-delay', prop: 'reconnectDelay', spec: { type: 'int' } },
+  { key: 'ctrl-loss-tmo', prop: 'ctrlLossTmo', spec: { type: 'int' } },
+  { key: 'disable-sqflow', prop: 'disableSqflow', spec: { type: 'bool' } },
+  { key: 'nr-io-queues', prop: 'nrIoQueues', spec: { type: 'int' } },
+  { key: 'nr-write-queues', prop: 'nrWriteQueues', spec: { type: 'int' } },
+  { key: 'nr-poll-queues', prop: 'nrPollQueues', spec: { type: 'int' } },
+];
+
+/** Identity/addressing keys of a `controller=` line (config spelling, after `nqn` → `subsysnqn`). */
+export const CONTROLLER_FIELD_KEYS = [
+  'transport',
+  'traddr',
+  'trsvcid',
+  'subsysnqn',
+  'host-traddr',
+  'host-iface',
+  'host-nqn',
+  'dhchap-secret',
+  'dhchap-ctrl-secret',
+] as const;
+
+/** Keys an `exclude=` entry may match on (config spelling, after `nqn` → `subsysnqn`). */
+export const EXCLUDE_FIELD_KEYS = [
+  'transport',
+  'traddr',
+  'trsvcid',
+  'subsysnqn',
+  'host-iface',
+  'host-nqn',
+] as const;
+
+// ---- [Global] options shared by both daemons --------------------------------------------------------------------
+
+const TRON: OptionSpec = {
+  key: 'tron',
+  type: 'bool',
+  default: 'false',
+  doc: 'Trace ON. Takes a boolean argument. If true, enables full code tracing (debug messages in the system log).',
+};
+const HDR_DIGEST: OptionSpec = {
+  key: 'hdr-digest',
+  type: 'bool',
+  default: 'false',
+  doc: 'Enable NVMe/TCP PDU Header Digest (CRC32C). Takes a boolean argument.',
+};
+const DATA_DIGEST: OptionSpec = {
+  key: 'data-digest',
+  type: 'bool',
+  default: 'false',
+  doc: 'Enable NVMe/TCP PDU Data Digest (CRC32C). Takes a boolean argument.',
+};
+const kato = (def: string, what: string): OptionSpec => ({
+  key: 'kato',
+  type: 'int',
+  default: def,
+  doc: `Keep Alive Timeout (KATO) in seconds for ${what} connections. Takes an unsigned integer.`,
+});
+const QUEUE_SIZE: OptionSpec = {
+  key: 'queue-size',
+  type: 'int',
+  range: QUEUE_SIZE_RANGE,
+  default: null,
+  doc: 'Number of entries of the I/O queues (16..1024). Unset: the driver default.',
+};
+const RECONNECT_DELAY: OptionSpec = {
+  key: 'reconnect-delay',
+  type: 'int',
+  default: null,
+  doc: 'Seconds between the kernel reconnect attempts of a lost connection. Unset: the kernel default (10).',
+};
+const CTRL_LOSS_TMO: OptionSpec = {
+  key: 'ctrl-loss-tmo',
+  type: 'int',
+  default: null,
+  doc: 'Seconds after which the kernel stops reconnecting a lost connection (-1: forever). Unset: 600.',
+};
+const DISABLE_SQFLOW: OptionSpec = {
+  key: 'disable-sqflow',
+  type: 'bool',
+  default: null,
+  doc: 'Disable SQ flow control. Takes a boolean argument. Unset: the kernel default.',
+};
+const IGNORE_IFACE: OptionSpec = {
+  key: 'ignore-iface',
+  type: 'bool',
+  default: 'false',
+  doc:
+    'Takes a boolean argument. When false, connections are forced onto the interface the controller was found ' +
+    'on (SO_BINDTODEVICE); when true, the routing tables decide and the interface is not part of the identity.',
+};
+const IP_FAMILY: OptionSpec = {
+  key: 'ip-family',
+  type: 'ip-family',
+  default: 'ipv4+ipv6',
+  doc:
+    'IP families connections may use: ipv4, ipv6 or ipv4+ipv6. Addresses of a disabled family (discovered or ' +
+    'configured with controller=) are not connected to.',
+};
+const nrQueues = (key: string, what: string): OptionSpec => ({
+  key,
+  type: 'int',
+  default: null,
+  doc: `Number of ${what} queues. Unset: the kernel default.`,
+});
+
+const CONTROLLER_DOC =
+  'One controller per line, repeatable: a series of key=value fields separated by semicolons: transport ' +
+  '(mandatory: tcp, rdma, fc, loop), traddr (mandatory), trsvcid, nqn, host-traddr, host-iface, host-nqn, ' +
+  'dhchap-secret, dhchap-ctrl-secret, and the per-controller overrides hdr-digest, data-digest, disable-sqflow, ' +
+  'kato, reconnect-delay, ctrl-loss-tmo, queue-size, nr-io-queues, nr-write-queues, nr-poll-queues.';
+const EXCLUDE_DOC =
+  'Controllers not to connect to, repeatable. Same syntax as controller= (host-traddr does not apply). Minimal ' +
+  'match: a controller is excluded when it has every field of an exclude= entry. Takes precedence over controller=.';
+
+const controllersSection = (nqnDoc: string): SectionSpec => ({
+  name: 'Controllers',
+  doc: 'Manually configured controllers and exclusions.',
+  options: [
+    { key: 'controller', type: 'controller', default: null, multi: true, doc: `${CONTROLLER_DOC} ${nqnDoc}` },
+    { key: 'exclude', type: 'exclude', default: null, multi: true, doc: EXCLUDE_DOC },
+  ],
+});
+
+// ---- stafd.conf ---------------------------------------------------------------------------------------------------
+
+export const STAFD_SCHEMA: ConfigSchema = {
+  file: '/etc/stas/stafd.conf',
+  sections: [
+    {
+      name: 'Global',
+      doc: 'General options.',
+      options: [
+        TRON,
+        HDR_DIGEST,
+        DATA_DIGEST,
+        kato('30', 'Discovery Controller'),
+        QUEUE_SIZE,
+        RECONNECT_DELAY,
+        CTRL_LOSS_TMO,
+        DISABLE_SQFLOW,
+        IGNORE_IFACE,
+        IP_FAMILY,
+        {
+          key: 'pleo',
+          type: 'enabled-disabled',
+          default: 'enabled',
+          doc:
+            'Port Local Entries Only (TP8010): enabled or disabled. When enabled, Direct Discovery Controllers that ' +
+            'support it are asked to return only the log page entries of the port the host is connected to.',
+        },
+        {
+          key: 'persistent-connections',
+          type: 'bool',
+          default: 'false',
+          deprecated: 'moved to [Discovery controller connection management]',
+          doc: 'Deprecated location of [Discovery controller connection management] persistent-connections.',
+        },
+      ],
+    },
+    {
+      name: 'Service Discovery',
+      doc: 'mDNS (Avahi) service discovery.',
+      options: [
+        {
+          key: 'zeroconf',
+          type: 'enabled-disabled',
+          default: 'enabled',
+          doc: 'Locate Discovery Controllers with mDNS (_nvme-disc._tcp, _nvme-disc._udp): enabled or disabled.',
+        },
+      ],
+    },
+    {
+      name: 'Discovery controller connection management',
+      doc: 'Life cycle of Discovery Controller connections.',
+      options: [
+        {
+          key: 'persistent-connections',
+          type: 'bool',
+          default: 'true',
+          doc: 'Takes a boolean argument. Whether Discovery Controller connections are kept when stafd stops.',
+        },
+        {
+          key: 'zeroconf-connections-persistence',
+          type: 'timespan',
+          default: '72hours',
+          doc:
+            'How long a Discovery Controller found with mDNS that stopped being advertised stays connected: a ' +
+            'number of seconds or a time span such as 72hours, 3 days 5 hours, 1:30:00. 0: removed ' +
+            'immediately; negative (-1): never removed.',
+        },
+      ],
+    },
+    controllersSection(`nqn defaults to the well-known discovery NQN (${WELL_KNOWN_DISC_NQN}).`),
+  ],
+};
+
+// ---- stacd.conf ---------------------------------------------------------------------------------------------------
+
+export const STACD_SCHEMA: ConfigSchema = {
+  file: '/etc/stas/stacd.conf',
+  sections: [
+    {
+      name: 'Global',
+      doc: 'General options.',
+      options: [
+        TRON,
+        HDR_DIGEST,
+        DATA_DIGEST,
+        kato('120', 'I/O Controller'),
+        QUEUE_SIZE,
+        RECONNECT_DELAY,
+        CTRL_LOSS_TMO,
+        DISABLE_SQFLOW,
+        IGNORE_IFACE,
+        IP_FAMILY,
+        nrQueues('nr-io-queues', 'I/O'),
+        nrQueues('nr-write-queues', 'write'),
+        nrQueues('nr-poll-queues', 'poll'),
+        {
+          key: 'udev-rule',
+          type: 'enabled-disabled',
+          default: 'disabled',
+          doc: "Whether nvme-cli's udev rules for TCP connections are executed (enabled) or ignored (disabled).",
+        },
+      ],
+    },
+    {
+      name: 'I/O controller connection management',
+      doc: 'When I/O Controller connections are removed.',
+      options: [
+        {
+          key: 'disconnect-scope',
+          type: 'choice',
+          choices: DISCONNECT_SCOPES,
+          default: 'only-stas-connections',
+          doc:
+            'only-stas-connections: only connections made (or adopted) by stacd are removed; ' +
+            'all-connections-matching-disconnect-trtypes: every connection of the disconnect-trtypes transports ' +
+            'not backed by configuration or discovery log pages is removed; no-disconnect: connections are sticky.',
+        },
+        {
+          key: 'disconnect-trtypes',
+          type: 'plus-list',
+          choices: DISCONNECT_TRTYPES,
+          default: 'tcp',
+          doc: 'Transports audited by all-connections-matching-disconnect-trtypes: tcp, rdma, fc joined with + (no spaces).',
+        },
+        {
+          key: 'connect-attempts-on-ncc',
+          type: 'int',
+          range: [0, 2147483647],
+          default: '0',
+          doc:
+            'Connection attempts before giving up on an I/O Controller whose log page entry has the NCC (Not ' +
+            'Connected to CDC) bit set. 0: never give up; 1 is taken as 2.',
+        },
+      ],
+    },
+    controllersSection('nqn is mandatory.'),
+  ],
+};
+
+// ---- sys.conf -----------------------------------------------------------------------------------------------------
+
+export const SYS_SCHEMA: ConfigSchema = {
+  file: '/etc/stas/sys.conf',
+  sections: [
+    {
+      name: 'Host',
+      doc: 'Host identity. Values are literal or file://<path> (first word of the first line of that file).',
+      options: [
+        { key: 'nqn', type: 'string', default: 'file:///etc/nvme/hostnqn', doc: 'Host NQN (mandatory).' },
+        { key: 'id', type: 'string', default: 'file:///etc/nvme/hostid', doc: 'Host ID (mandatory).' },
+        {
+          key: 'key',
+          type: 'string',
+          default: 'file:///etc/nvme/hostkey',
+          secret: true,
+          doc: 'Host DH-HMAC-CHAP secret (optional).',
+        },
+        {
+          key: 'symname',
+          type: 'string',
+          default: null,
+          doc: 'Host symbolic name sent in DIM registrations (optional).',
+        },
+      ],
+    },
+  ],
+};
+
+export function findSection(schema: ConfigSchema, name: string): SectionSpec | undefined {
+  return schema.sections.find((s) => s.name === name);
+}
+
+export function findOption(schema: ConfigSchema, section: string, key: string): OptionSpec | undefined {
+  return findSection(schema, section)?.options.find((o) => o.key === key);
+}
