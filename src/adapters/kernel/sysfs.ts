@@ -1,0 +1,65 @@
+/** One-pass scan of /sys/class/nvme into typed controller records (the reconciler's view of the kernel). */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type KernelController, kernelControllerFromSysfs } from '../../core/kernel-controller.js';
+
+export const SYS_CLASS_NVME = '/sys/class/nvme';
+
+const ATTRS = [
+  'transport',
+  'address',
+  'subsysnqn',
+  'hostnqn',
+  'hostid',
+  'cntrltype',
+  'dctype',
+  'state',
+] as const;
+const DEVICE_RE = /^nvme\d+$/;
+
+async function readAttr(dir: string, name: string): Promise<string | undefined> {
+  try {
+    return await readFile(join(dir, name), 'utf8');
+  } catch {
+    return undefined; // older kernels lack some attributes; a controller may vanish mid-scan
+  }
+}
+
+/** Reads one controller directory; undefined if it disappeared meanwhile. */
+export async function readController(
+  device: string,
+  root = SYS_CLASS_NVME,
+): Promise<KernelController | undefined> {
+  if (!DEVICE_RE.test(device)) return undefined;
+  const dir = join(root, device);
+  const values = await Promise.all(ATTRS.map((a) => readAttr(dir, a)));
+  if (values[0] === undefined) return undefined;
+  const attrs: Record<string, string | undefined> = {};
+  ATTRS.forEach((a, i) => {
+    attrs[a] = values[i];
+  });
+  let hasNamespaces = false;
+  try {
+    hasNamespaces = (await readdir(dir)).some((e) => /^nvme\d+(c\d+)?n\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  return kernelControllerFromSysfs(device, attrs, hasNamespaces);
+}
+
+/**
+ * Every fabrics controller the kernel has (PCIe devices are left out: stas never touches them). One directory
+ * listing plus a fixed number of attribute reads per controller, done concurrently.
+ */
+export async function scanControllers(root = SYS_CLASS_NVME): Promise<KernelController[]> {
+  let names: string[];
+  try {
+    names = (await readdir(root)).filter((n) => DEVICE_RE.test(n));
+  } catch {
+    return []; // no nvme class: no NVMe support loaded
+  }
+  const found = await Promise.all(names.map((n) => readController(n, root)));
+  return found
+    .filter((c): c is KernelController => c !== undefined && c.transport !== 'pcie' && c.transport !== '')
+    .sort((a, b) => Number(a.device.slice(4)) - Number(b.device.slice(4)));
+}
