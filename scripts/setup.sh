@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs everything stas needs for building, testing and the demo on Debian 12 (run as root):
+# Node packages (npm ci), and the kernel lab (QEMU, Debian kernel, busybox, nvme-cli) via lab/setup.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_node_major=20
+if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt "$need_node_major" ]; then
+  echo "setup: Node.js >= ${need_node_major} is required (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "setup: on Debian 12 install it from the NodeSource or Debian backports packages, then re-run." >&2
+  exit 1
+fi
+
+echo "== npm ci"
+npm ci --no-audit --no-fund
+
+echo "== kernel lab"
+bash lab/setup.sh
+
+echo "== build"
+npm run --silent build
