@@ -58,6 +58,17 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -gt 0 ] || [ -n "$SHELL_MODE" ] || usage
+
+# The guest mounts fresh /tmp, /run and /dev/shm over the host's, so a working directory under one of them
+# (a CI checkout in /tmp, say) would vanish: share it into the guest at the same path.
+CWD_ABS=$(cd "$CWD" && pwd)
+case $CWD_ABS/ in
+  /tmp/* | /run/* | /dev/shm/*)
+    already=
+    for d in "${RW[@]}"; do [ "$d" = "$CWD_ABS" ] && already=1; done
+    [ -n "$already" ] || RW+=("$CWD_ABS")
+    ;;
+esac
 if [ ! -f "$BUILD/vmlinux" ] || [ ! -f "$BUILD/initramfs.cpio" ]; then
   echo "vm-run: the guest is not built; run lab/setup.sh first" >&2
   exit 2
