@@ -70,6 +70,16 @@ test('header and data digests, and a log spread over many data PDUs and chunks',
   await s.close();
 });
 
+test('a 10,000-entry log is read whole and in order', async () => {
+  const entries = Array.from({ length: 10_000 }, (_, i) => ioEntry(i));
+  const t = await target({ entries });
+  const s = await connect(t, { commandTimeoutMs: 30_000 });
+  const log = await s.readDiscoveryLog();
+  assert.equal(log.entries.length, 10_000);
+  assert.ok(log.entries.every((e, i) => e.subnqn === `nqn.2024-01.io.stas-test:subsys${i}`));
+  await s.close();
+});
+
 test('a unique discovery NQN is accepted through the well-known NQN; a foreign NQN is refused', async () => {
   const t = await target({ subsysnqn: 'nqn.2024-01.io.stas-test:unique-dc' });
   const s = await connect(t);
