@@ -11,6 +11,15 @@ if ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.spli
   exit 1
 fi
 
+# The native addon (native/stas_native.c) is compiled by node-gyp during npm ci.
+missing=()
+for tool in python3 make g++; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing build tools for the native addon (missing: ${missing[*]})"
+  apt-get update
+  apt-get install -y --no-install-recommends python3 make g++
+fi
+
 echo "== npm ci"
 npm ci --no-audit --no-fund
 

@@ -108,8 +108,8 @@ export class Tid implements TidFields {
     return new Tid({ ...this, hostIface });
   }
 
-  /** Identity key: equal keys ⇔ same controller. */
-  key(): string {
+  /** The seven identity fields in nvme-stas' order. */
+  private fields(): string[] {
     return [
       this.transport,
       this.traddr,
@@ -118,7 +118,12 @@ export class Tid implements TidFields {
       this.hostTraddr,
       this.hostIface,
       this.hostNqn,
-    ].join('\u0000');
+    ];
+  }
+
+  /** Identity key: equal keys ⇔ same controller. */
+  key(): string {
+    return this.fields().join('\u0000');
   }
 
   equals(other: Tid): boolean {
@@ -127,17 +132,7 @@ export class Tid implements TidFields {
 
   /** nvme-stas' stable hash: MD5 of the seven fields concatenated (used for unit names and the like). */
   hash(): string {
-    return createHash('md5')
-      .update(
-        this.transport +
-          this.traddr +
-          this.trsvcid +
-          this.subsysnqn +
-          this.hostTraddr +
-          this.hostIface +
-          this.hostNqn,
-      )
-      .digest('hex');
+    return createHash('md5').update(this.fields().join('')).digest('hex');
   }
 
   /** Printable form used as the prefix of log lines: `(tcp, 10.0.0.1, 8009, nqn…, eth0, 10.0.0.2)`. */

@@ -17,8 +17,7 @@ import { isDiscoveryLogChange } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
-import { labSkipReason, newHostIdentity, nvmeDiscover, resetLab, writeHostIdentity } from './support/host.js';
-import { Nvmet } from './support/nvmet.js';
+import { freshLab, labSkipReason, nvmeDiscover } from './support/host.js';
 
 const skip = labSkipReason();
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:fabric-${i}`;
@@ -36,13 +35,7 @@ function session(host: { hostnqn: string; hostid: string }, port: number | strin
 }
 
 test('userspace discovery against kernel nvmet: log, referrals, AEN, keep-alive', { skip }, async (t) => {
-  const nvmet = new Nvmet();
-  await resetLab(nvmet);
-  t.after(() => resetLab(nvmet));
-  const host = newHostIdentity();
-  writeHostIdentity(host);
-  const disc = nvmet.addDiscoveryPort();
-  const io = nvmet.addPort({ trsvcid: 4420 });
+  const { nvmet, host, disc, io } = await freshLab(t);
   const io2 = nvmet.addPort({ trsvcid: 4421 });
   for (const i of [1, 2, 3])
     nvmet.addSubsystem({
@@ -104,13 +97,7 @@ test('userspace discovery against kernel nvmet: log, referrals, AEN, keep-alive'
 test('kernel adapter: connect IOCs and a DC, one sysfs scan sees them, duplicate error, disconnect', {
   skip,
 }, async (t) => {
-  const nvmet = new Nvmet();
-  await resetLab(nvmet);
-  t.after(() => resetLab(nvmet));
-  const host = newHostIdentity();
-  writeHostIdentity(host);
-  const disc = nvmet.addDiscoveryPort();
-  const io = nvmet.addPort({ trsvcid: 4420 });
+  const { nvmet, host, disc, io } = await freshLab(t);
   for (const i of [1, 2, 3])
     nvmet.addSubsystem({
       nqn: NQN(i),
@@ -161,12 +148,7 @@ test('kernel adapter: connect IOCs and a DC, one sysfs scan sees them, duplicate
 });
 
 test('a hostile log page entry is refused before it reaches /dev/nvme-fabrics', { skip }, async (t) => {
-  const nvmet = new Nvmet();
-  await resetLab(nvmet);
-  t.after(() => resetLab(nvmet));
-  const host = newHostIdentity();
-  writeHostIdentity(host);
-  const io = nvmet.addPort({ trsvcid: 4420 });
+  const { nvmet, host, io } = await freshLab(t);
   nvmet.addSubsystem({ nqn: NQN(1), namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }], ports: [io] });
 
   const evil = new DiscoveryTarget({

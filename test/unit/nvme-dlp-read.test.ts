@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type DiscoveryLogEntry, encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';
+import { encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';
 import {
   DiscoveryLogChangingError,
   DiscoveryLogTooLargeError,
   type LogPageRead,
   readDiscoveryLog,
 } from '../../src/core/nvme/discovery-log-read.js';
+import { ioEntry } from '../support/discovery-target.js';
 
-const entry = (i: number): DiscoveryLogEntry => ({
-  trtype: 3,
-  adrfam: 1,
-  subtype: 2,
-  treq: 0,
-  portid: 1,
-  cntlid: 0xffff,
-  asqsz: 32,
-  eflags: 0,
-  trsvcid: '4420',
-  subnqn: `nqn.2024-01.io.test:subsys${i}`,
-  traddr: '127.0.0.1',
-  tsas: new Uint8Array(256),
-});
+const entry = (i: number) => ioEntry(i, { subnqn: `nqn.2024-01.io.test:subsys${i}` });
 
 /** A fake controller log: serves byte ranges of the current page; `mutate` runs before each read. */
 function fakeLog(pages: Buffer[], mutate?: (reads: LogPageRead[]) => number) {

@@ -38,6 +38,7 @@ import { type IdentifyController, parseIdentifyController } from '../../core/nvm
 import { type Pdu, PduType, ProtocolError } from '../../core/nvme/pdu.js';
 import { PduParser } from '../../core/nvme/pdu-parser.js';
 import { type SerializeOptions, serializePdu } from '../../core/nvme/pdu-serializer.js';
+import { tcpConnectBound } from '../native.js';
 import {
   CommandTimeoutError,
   ConnectError,
@@ -51,6 +52,8 @@ export interface SessionOptions {
   trsvcid: string | number;
   /** Source address to bind (host-traddr). */
   hostTraddr?: string | undefined;
+  /** Interface to bind the connection to (host-iface): SO_BINDTODEVICE through the native addon. */
+  hostIface?: string | undefined;
   hostNqn: string;
   /** Host ID as a UUID string. */
   hostId: string;
@@ -99,6 +102,60 @@ function uuidBytes(uuid: string): Buffer {
   return Buffer.from(hex, 'hex');
 }
 
+/** TCP connect with node:net (routing tables choose the interface). */
+function connectPlain(opts: SessionOptions, timeout: number): Promise<net.Socket> {
+  return new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect({
+      host: opts.traddr,
+      port: Number(opts.trsvcid),
+      ...(opts.hostTraddr ? { localAddress: opts.hostTraddr } : {}),
+      noDelay: true,
+    });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(
+        new CommandTimeoutError(
+          `TCP connect to ${opts.traddr}:${opts.trsvcid} timed out after ${timeout} ms`,
+        ),
+      );
+    }, timeout);
+    s.once('connect', () => {
+      clearTimeout(timer);
+      s.removeAllListeners('error');
+      resolve(s);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        new ConnectError(e.code ?? 'EIO', `cannot connect to ${opts.traddr}:${opts.trsvcid}: ${e.message}`),
+      );
+    });
+  });
+}
+
+/** TCP connect bound to an interface (SO_BINDTODEVICE, in the thread pool), then handed to node:net. */
+async function connectBound(opts: SessionOptions, timeout: number): Promise<net.Socket> {
+  let fd: number;
+  try {
+    fd = await tcpConnectBound({
+      host: opts.traddr,
+      port: Number(opts.trsvcid),
+      ...(opts.hostTraddr ? { localAddress: opts.hostTraddr } : {}),
+      iface: opts.hostIface!,
+      timeoutMs: timeout,
+    });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    const where = `${opts.traddr}:${opts.trsvcid} on ${opts.hostIface}`;
+    if (code === 'ETIMEDOUT')
+      throw new CommandTimeoutError(`TCP connect to ${where} timed out after ${timeout} ms`);
+    throw new ConnectError(code, `cannot connect to ${where}: ${(e as Error).message}`);
+  }
+  const s = new net.Socket({ fd, readable: true, writable: true });
+  s.setNoDelay(true);
+  return s;
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.());
 
 export class DiscoverySession extends EventEmitter<SessionEvents> {
@@ -138,33 +195,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
   /** Opens the TCP connection and brings the discovery controller up (ready for Get Log Page). */
   static async connect(opts: SessionOptions): Promise<DiscoverySession> {
     const timeout = opts.connectTimeoutMs ?? 10_000;
-    const socket = await new Promise<net.Socket>((resolve, reject) => {
-      const s = net.connect({
-        host: opts.traddr,
-        port: Number(opts.trsvcid),
-        ...(opts.hostTraddr ? { localAddress: opts.hostTraddr } : {}),
-        noDelay: true,
-      });
-      const timer = setTimeout(() => {
-        s.destroy();
-        reject(
-          new CommandTimeoutError(
-            `TCP connect to ${opts.traddr}:${opts.trsvcid} timed out after ${timeout} ms`,
-          ),
-        );
-      }, timeout);
-      s.once('connect', () => {
-        clearTimeout(timer);
-        s.removeAllListeners('error');
-        resolve(s);
-      });
-      s.once('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(
-          new ConnectError(e.code ?? 'EIO', `cannot connect to ${opts.traddr}:${opts.trsvcid}: ${e.message}`),
-        );
-      });
-    });
+    const socket = opts.hostIface ? await connectBound(opts, timeout) : await connectPlain(opts, timeout);
     const session = new DiscoverySession(socket, opts);
     try {
       await session.initialize(timeout);

@@ -10,7 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { modprobe, NVMET_ROOT, type Nvmet } from './nvmet.js';
+import { modprobe, NVMET_ROOT, type Nvmet, Nvmet as NvmetClass, type Port } from './nvmet.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
 export const SYS_NVME = '/sys/class/nvme';
@@ -186,6 +186,24 @@ export async function disconnectAll(): Promise<void> {
 export async function resetLab(nvmet: Nvmet): Promise<void> {
   await disconnectAll();
   nvmet.teardown();
+}
+
+/**
+ * The usual start of a lab test: no controllers, an empty nvmet (reset again when the test ends), a new host
+ * identity written to /etc/nvme, a discovery port on 8009 and an I/O port on 4420.
+ */
+export async function freshLab(t: { after: (fn: () => unknown) => void }): Promise<{
+  nvmet: Nvmet;
+  host: HostIdentity;
+  disc: Port;
+  io: Port;
+}> {
+  const nvmet = new NvmetClass();
+  await resetLab(nvmet);
+  t.after(() => resetLab(nvmet));
+  const host = newHostIdentity();
+  writeHostIdentity(host);
+  return { nvmet, host, disc: nvmet.addDiscoveryPort(), io: nvmet.addPort({ trsvcid: 4420 }) };
 }
 
 /** One record of `nvme discover -o json` (nvme-cli 2.3). */

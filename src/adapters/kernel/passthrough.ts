@@ -1,0 +1,87 @@
+/**
+ * Admin commands to a kernel-connected controller (/dev/nvmeN) through the NVMe passthrough ioctl (native addon,
+ * thread pool): Identify and the consistent Discovery Log Page read, for discovery controllers the kernel owns
+ * (rdma, fc, loop, and persistent DC connections).
+ */
+import {
+  describeStatus,
+  getLogPageCommand,
+  IDENTIFY_DATA_LENGTH,
+  LogPage,
+  Opcode,
+} from '../../core/nvme/commands.js';
+import {
+  type DiscoveryLog,
+  type DiscoveryLogReadOptions,
+  readDiscoveryLog,
+} from '../../core/nvme/discovery-log-read.js';
+import { type IdentifyController, parseIdentifyController } from '../../core/nvme/identify.js';
+import { adminPassthru } from '../native.js';
+
+export class PassthroughStatusError extends Error {
+  constructor(
+    readonly command: string,
+    readonly status: number,
+  ) {
+    const sc = status & 0xff;
+    const sct = (status >> 8) & 0x7;
+    const dnr = (status & 0x4000) !== 0;
+    super(`${command} failed: ${describeStatus({ sc, sct, crd: 0, more: false, dnr })}`);
+    this.name = 'PassthroughStatusError';
+  }
+}
+
+function devicePath(device: string): string {
+  if (!/^nvme\d+$/.test(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
+  return `/dev/${device}`;
+}
+
+export async function identifyController(device: string, timeoutMs = 10_000): Promise<IdentifyController> {
+  const r = await adminPassthru(devicePath(device), {
+    opcode: Opcode.Identify,
+    nsid: 0,
+    cdw10: 1,
+    cdw11: 0,
+    cdw12: 0,
+    cdw13: 0,
+    cdw14: 0,
+    cdw15: 0,
+    dataLength: IDENTIFY_DATA_LENGTH,
+    timeoutMs,
+  });
+  if (r.status !== 0) throw new PassthroughStatusError('Identify', r.status);
+  return parseIdentifyController(r.data);
+}
+
+/** The discovery log of a kernel discovery controller, with the same consistent-read algorithm as userspace. */
+export function kernelDiscoveryLog(
+  device: string,
+  opts: DiscoveryLogReadOptions = {},
+  timeoutMs = 10_000,
+): Promise<DiscoveryLog> {
+  const path = devicePath(device);
+  return readDiscoveryLog(async (read) => {
+    // Reuse the SQE builder so the dword layout is defined in one place.
+    const sqe = getLogPageCommand(0, {
+      lid: LogPage.Discovery,
+      lsp: read.lsp,
+      length: read.length,
+      offset: read.offset,
+      rae: read.rae,
+    });
+    const r = await adminPassthru(path, {
+      opcode: Opcode.GetLogPage,
+      nsid: sqe.readUInt32LE(4),
+      cdw10: sqe.readUInt32LE(40),
+      cdw11: sqe.readUInt32LE(44),
+      cdw12: sqe.readUInt32LE(48),
+      cdw13: sqe.readUInt32LE(52),
+      cdw14: 0,
+      cdw15: 0,
+      dataLength: read.length,
+      timeoutMs,
+    });
+    if (r.status !== 0) throw new PassthroughStatusError('Get Log Page 0x70', r.status);
+    return r.data;
+  }, opts);
+}

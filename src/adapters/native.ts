@@ -1,0 +1,190 @@
+// Typed loader of the native addon (native/stas_native.c): NVMe admin passthrough, kernel uevents, bound TCP connects.
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Environment variable naming the addon file to load instead of the build output. */
+export const NATIVE_ADDON_ENV = 'STAS_NATIVE_ADDON';
+/** Where node-gyp puts the addon, relative to the package root. */
+const ADDON_RELATIVE = path.join('build', 'Release', 'stas_native.node');
+/** Largest data transfer of {@link adminPassthru} (the kernel caps it lower, at the controller's MDTS). */
+export const MAX_ADMIN_DATA_LENGTH = 16 * 1024 * 1024;
+
+/** One NVMe admin command. Omitted fields are 0; data moves controller to host only. */
+export interface AdminCommand {
+  /** Admin opcode (0-255). With dataLength > 0, bit 0 must be clear (no host-to-controller data). */
+  opcode: number;
+  nsid?: number;
+  cdw10?: number;
+  cdw11?: number;
+  cdw12?: number;
+  cdw13?: number;
+  cdw14?: number;
+  cdw15?: number;
+  /** Bytes to read from the controller, 0 to {@link MAX_ADMIN_DATA_LENGTH}. */
+  dataLength?: number;
+  /** Command timeout; 0 (default) = the kernel's admin timeout. */
+  timeoutMs?: number;
+}
+
+export interface AdminResult {
+  /** The completion's Dword 0 (command specific). */
+  result: number;
+  /** The NVMe status field (the CQE status without the phase bit): 0 = success. */
+  status: number;
+  /** dataLength bytes: what the controller transferred, zeros beyond it. */
+  data: Buffer;
+}
+
+/** An open uevent watch (opaque; from {@link ueventWatch}). */
+export interface UeventHandle {
+  readonly __ueventHandle: unique symbol;
+}
+
+export interface TcpConnectBoundOptions {
+  /** IPv4 or IPv6 address literal; an IPv6 literal may carry a %zone (name or index). No host names. */
+  host: string;
+  port: number;
+  /** Local IP literal to bind to (same family as host). */
+  localAddress?: string;
+  /** Interface to bind to with SO_BINDTODEVICE (needs CAP_NET_RAW once bound; unknown name: ENODEV). */
+  iface?: string;
+  /** Connect timeout (ETIMEDOUT after it), 1 ms to 2^31-1 ms. */
+  timeoutMs: number;
+}
+
+/** The addon's exports, as native/stas_native.c defines them. */
+interface NativeAddon {
+  adminPassthru(path: string, cmd: AdminCommand): Promise<AdminResult>;
+  ueventOpen(rcvbufBytes: number): number;
+  ueventWatch(fd: number, onMessage: (buf: Buffer) => void, onError: (code: string) => void): UeventHandle;
+  ueventClose(handle: UeventHandle): void;
+  ueventRef(handle: UeventHandle): void;
+  ueventUnref(handle: UeventHandle): void;
+  tcpConnectBound(opts: TcpConnectBoundOptions): Promise<number>;
+}
+
+/** The addon is missing or cannot be loaded (code ERR_STAS_NATIVE). */
+export class NativeAddonError extends Error {
+  readonly code = 'ERR_STAS_NATIVE';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NativeAddonError';
+  }
+}
+
+/**
+ * Where the addon should be: $STAS_NATIVE_ADDON if set, otherwise build/Release/stas_native.node in the
+ * package root, i.e. the nearest ancestor of this module with a package.json (this file runs as
+ * dist/src/adapters/native.js, or as src/adapters/native.ts under a TypeScript loader).
+ */
+export function nativeAddonPath(): string {
+  const fromEnv = process.env[NATIVE_ADDON_ENV];
+  if (fromEnv) return path.resolve(fromEnv);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return path.join(dir, ADDON_RELATIVE);
+    if (path.dirname(dir) === dir) return path.resolve(here, '..', '..', '..', ADDON_RELATIVE);
+  }
+}
+
+let addon: NativeAddon | undefined;
+let loadError: NativeAddonError | undefined;
+
+/** Loads the addon once (also a failure is remembered); throws {@link NativeAddonError}. */
+function load(): NativeAddon {
+  if (addon) return addon;
+  if (loadError) throw loadError;
+  const file = nativeAddonPath();
+  try {
+    addon = createRequire(import.meta.url)(file) as NativeAddon;
+    return addon;
+  } catch (e) {
+    const missing = !fs.existsSync(file);
+    const why = missing ? `${file} does not exist` : `cannot load ${file}: ${(e as Error).message}`;
+    const fix = process.env[NATIVE_ADDON_ENV] ? `check ${NATIVE_ADDON_ENV}` : 'run npm ci';
+    loadError = new NativeAddonError(`native addon not built: ${fix} (${why})`, { cause: e });
+    throw loadError;
+  }
+}
+
+/** Whether the native addon loads (builds with `npm ci`, or set STAS_NATIVE_ADDON). */
+export function nativeAvailable(): boolean {
+  try {
+    load();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the addon cannot be loaded, or undefined if it loads. */
+export function nativeUnavailableReason(): string | undefined {
+  try {
+    load();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * One NVMe admin command on a controller's char device (e.g. /dev/nvme3), through
+ * ioctl(NVME_IOCTL_ADMIN_CMD), on libuv's thread pool. Resolves also on an NVMe error status (see
+ * `status`); rejects with a NodeJS.ErrnoException (code ENOENT, EACCES, ENOTTY, EINVAL, EIO, ...; syscall
+ * 'open' or 'ioctl'; path) when the call itself fails, and with a TypeError/RangeError on bad arguments.
+ */
+export async function adminPassthru(devicePath: string, cmd: AdminCommand): Promise<AdminResult> {
+  return load().adminPassthru(devicePath, cmd);
+}
+
+/**
+ * Opens a NETLINK_KOBJECT_UEVENT socket on the kernel's multicast group with a receive buffer of
+ * rcvbufBytes (0 = the default), non-blocking and close-on-exec. Returns the fd: pass it to
+ * {@link ueventWatch}, which takes it over. Throws a NodeJS.ErrnoException.
+ */
+export function ueventOpen(rcvbufBytes: number): number {
+  return load().ueventOpen(rcvbufBytes);
+}
+
+/**
+ * Watches a {@link ueventOpen} fd in the event loop: onMessage gets each kernel uevent datagram, raw
+ * ("add@/devices/...\0ACTION=add\0DEVPATH=...\0SUBSYSTEM=nvme\0..."); datagrams not sent by the kernel are
+ * dropped. onError('ENOBUFS') means events were lost (the watch goes on; resynchronize); any other code
+ * means the watch stopped (close it). An exception thrown by a callback becomes an 'uncaughtException'.
+ * On success the watch owns the fd; on a throw the caller does (and closes it).
+ */
+export function ueventWatch(
+  fd: number,
+  onMessage: (buf: Buffer) => void,
+  onError: (code: string) => void,
+): UeventHandle {
+  return load().ueventWatch(fd, onMessage, onError);
+}
+
+/** Stops a watch and closes its fd; idempotent. A closed watch does not keep the process alive. */
+export function ueventClose(handle: UeventHandle): void {
+  load().ueventClose(handle);
+}
+
+/** Lets the event loop exit although the watch is open (like timer.unref()). */
+export function ueventUnref(handle: UeventHandle): void {
+  load().ueventUnref(handle);
+}
+
+/** Undoes {@link ueventUnref}: an open watch keeps the event loop alive (the default). */
+export function ueventRef(handle: UeventHandle): void {
+  load().ueventRef(handle);
+}
+
+/**
+ * Connects a TCP socket on libuv's thread pool, optionally bound to an interface (SO_BINDTODEVICE) and a
+ * local address, within timeoutMs. Resolves with the connected fd (non-blocking, close-on-exec), which the
+ * caller owns: `new net.Socket({ fd, readable: true, writable: true })`. Rejects with a
+ * NodeJS.ErrnoException (ECONNREFUSED, ETIMEDOUT, ENODEV for an unknown interface, EPERM, EADDRNOTAVAIL,
+ * ...; syscall, address, port) or a TypeError/RangeError on bad options.
+ */
+export async function tcpConnectBound(opts: TcpConnectBoundOptions): Promise<number> {
+  return load().tcpConnectBound(opts);
+}
