@@ -140,6 +140,15 @@ test('DIM registration with a CDC is recorded; a DDC refuses it', async () => {
     ],
   );
   await s.close();
+  assert.equal(cdc.dimRecords.length, 2, 'nothing left to deregister at close');
+  // Registered when closing: close() deregisters first.
+  const s2 = await connect(cdc);
+  await s2.dim(DimTask.Register, reg);
+  await s2.close();
+  assert.deepEqual(
+    cdc.dimRecords.slice(2).map((r) => r.task),
+    [0, 1],
+  );
   const ddc = await target({ dctype: 'ddc' });
   const d = await connect(ddc);
   await assert.rejects(d.dim(DimTask.Register, reg), NvmeStatusError);

@@ -12,7 +12,7 @@ import {
   type Completion,
   connectCommand,
   connectData,
-  type DimTask,
+  DimTask,
   dimCommand,
   Feature,
   getLogPageCommand,
@@ -167,6 +167,8 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
   private keepAliveTimer: NodeJS.Timeout | undefined;
   private aerCid: number | undefined;
   private closed = false;
+  /** What this host registered with the CDC (DIM), to deregister on close. */
+  private registration: DimHostRegistration | undefined;
   private closeError: Error | undefined;
   private icResolve: ((p: Pdu) => void) | undefined;
   private icCleanup: (() => void) | undefined;
@@ -503,7 +505,10 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     return readDiscoveryLog((r) => this.getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
   }
 
-  /** Discovery Information Management (TP8010): register, deregister or update this host with a CDC. */
+  /**
+   * Discovery Information Management (TP8010): register, deregister or update this host with a CDC. After a
+   * successful register (or update), close() deregisters before shutting down.
+   */
   async dim(task: (typeof DimTask)[keyof typeof DimTask], reg: DimHostRegistration): Promise<void> {
     const payload = encodeDimRegistration(reg);
     await this.command(
@@ -511,12 +516,20 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       (cid) => dimCommand(cid, task, payload.length),
       payload,
     );
+    this.registration = task === DimTask.Deregister ? undefined : reg;
   }
 
   /** Orderly shutdown: CC.SHN, wait for CSTS.SHST complete (bounded), then close the connection. */
   async close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return;
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    if (this.registration) {
+      try {
+        await this.dim(DimTask.Deregister, this.registration);
+      } catch {
+        // The CDC ages the registration out; closing goes on.
+      }
+    }
     try {
       await this.command(
         'Property Set CC (shutdown)',
