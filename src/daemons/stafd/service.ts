@@ -1,0 +1,385 @@
+/**
+ * The stafd service: keeps the set of discovery controllers in line with the configuration, mDNS and referrals
+ * (reconciliation after a 1.5 s soak), runs each one, persists the last-known configuration, and answers the
+ * org.nvmexpress.staf D-Bus API. No D-Bus, Avahi or process concerns here: those are wired by the program.
+ */
+import { lookup } from 'node:dns/promises';
+import type { ControllerEntry } from '../../core/config/controller-line.js';
+import type { StafdConfig } from '../../core/config/service-config.js';
+import type { HostIdentity } from '../../core/host-identity.js';
+import { parseIp } from '../../core/ipaddr.js';
+import {
+  type CurrentDc,
+  type DcCandidate,
+  type DcOrigin,
+  diffDiscoveryControllers,
+  planDiscoveryControllers,
+} from '../../core/stafd/dc-plan.js';
+import { dlpeToDict, referralTids } from '../../core/stafd/dlpe.js';
+import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
+import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
+import { loadLkc, type SavedDc, saveLkc } from './last-known-config.js';
+
+export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+export type TidArgs = [string, string, string, string, string, string, string];
+
+export interface StafdSignals {
+  logPagesChanged(tid: TidArgs, device: string): void;
+  dcRemoved(): void;
+}
+
+export interface StafdServiceOptions {
+  config: StafdConfig;
+  confFile: string;
+  identity: HostIdentity;
+  connect: SessionFactory;
+  log: (level: LogLevel, message: string) => void;
+  signals: StafdSignals;
+  lkcPath?: string | undefined;
+  soakMs?: number;
+  timing?: DcTiming;
+  /** Host name resolution for `controller=` lines naming a host (default: the system resolver). */
+  resolve?: (name: string, family: 4 | 6 | undefined) => Promise<string>;
+}
+
+/** Values of per-controller options as nvme-stas shows them in controller dictionaries. */
+function entryExtras(entry: ControllerEntry | undefined): Record<string, string> {
+  if (!entry) return {};
+  const out: Record<string, string> = {};
+  const o = entry.overrides;
+  const put = (k: string, v: boolean | number | undefined) => {
+    if (v === undefined) return;
+    out[k] = typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
+  };
+  put('hdr-digest', o.hdrDigest);
+  put('data-digest', o.dataDigest);
+  put('kato', o.kato);
+  put('reconnect-delay', o.reconnectDelay);
+  put('ctrl-loss-tmo', o.ctrlLossTmo);
+  put('disable-sqflow', o.disableSqflow);
+  put('queue-size', o.queueSize);
+  // Secrets are never shown over D-Bus (nvme-stas printed them to any local user).
+  if (entry.dhchapSecret) out['dhchap-secret'] = '<redacted>';
+  if (entry.dhchapCtrlSecret) out['dhchap-ctrl-secret'] = '<redacted>';
+  return out;
+}
+
+export class StafdService {
+  private config: StafdConfig;
+  private readonly dcs = new Map<string, DiscoveryControllerRunner>();
+  private discovered: Tid[] = [];
+  /** mDNS-discovered DCs no longer announced: since when (epoch ms). */
+  private readonly lostSince = new Map<string, number>();
+  private soakTimer: NodeJS.Timeout | undefined;
+  private reconciling = false;
+  private again = false;
+  private stopped = false;
+  tron: boolean;
+
+  constructor(private readonly opts: StafdServiceOptions) {
+    this.config = opts.config;
+    this.tron = opts.config.tron;
+  }
+
+  private get tidOpts(): TidOptions {
+    return { defaultHostNqn: this.opts.identity.hostNqn, ignoreIface: this.config.ignoreIface };
+  }
+
+  /** Restores the last-known DCs with their cached logs, then reconciles after the soak. */
+  start(): void {
+    if (this.opts.lkcPath) {
+      const { dcs, problem } = loadLkc(this.opts.lkcPath);
+      if (problem) this.opts.log('warning', `Last known config not loaded: ${problem}`);
+      for (const saved of dcs) {
+        const tid = Tid.from(saved.tid, this.tidOpts);
+        if (this.dcs.has(tid.key())) continue;
+        const r = this.addRunner({ tid, origin: saved.origin });
+        r.logPages = saved.logPages;
+      }
+      if (dcs.length)
+        this.opts.log('info', `Restored ${dcs.length} discovery controller(s) from ${this.opts.lkcPath}`);
+    }
+    this.soak();
+  }
+
+  /** New configuration (SIGHUP): applies to new connections; controllers removed or excluded go at once. */
+  reload(config: StafdConfig): void {
+    this.config = config;
+    this.tron = config.tron;
+    for (const r of this.dcs.values()) r.resync();
+    this.soak();
+  }
+
+  /** mDNS view: the reachable DCs Avahi currently announces. */
+  setDiscovered(tids: Tid[]): void {
+    this.discovered = tids;
+    this.soak();
+  }
+
+  private soak(): void {
+    if (this.stopped) return;
+    if (this.soakTimer) clearTimeout(this.soakTimer);
+    this.soakTimer = setTimeout(() => void this.reconcile(), this.opts.soakMs ?? 1500);
+    this.soakTimer.unref?.();
+  }
+
+  private async resolveConfigured(): Promise<{ tid: Tid; entry: ControllerEntry }[]> {
+    const fam = this.config.ipFamily;
+    const resolve =
+      this.opts.resolve ??
+      (async (name: string, family: 4 | 6 | undefined) =>
+        (await lookup(name, family ? { family } : {})).address);
+    const out: { tid: Tid; entry: ControllerEntry }[] = [];
+    await Promise.all(
+      this.config.controllers.map(async (entry) => {
+        let traddr = entry.traddr;
+        if ((entry.transport === 'tcp' || entry.transport === 'rdma') && !parseIp(traddr)) {
+          try {
+            traddr = await resolve(traddr, fam.ipv4 ? 4 : fam.ipv6 ? 6 : undefined);
+          } catch (e) {
+            this.opts.log(
+              'error',
+              `Cannot resolve "${entry.traddr}" (${this.opts.confFile}:${entry.line}): ${(e as Error).message}`,
+            );
+            return;
+          }
+        }
+        out.push({
+          tid: Tid.from(
+            { ...entry, traddr, subsysnqn: entry.subsysnqn ?? WELL_KNOWN_DISC_NQN },
+            this.tidOpts,
+          ),
+          entry,
+        });
+      }),
+    );
+    // Keep file order (resolution finishes in any order); the first line wins for duplicates.
+    return out.sort((a, b) => a.entry.line - b.entry.line);
+  }
+
+  private currentView(): Map<string, CurrentDc> {
+    const now = Date.now();
+    const persist = this.config.zeroconfConnectionsPersistence;
+    const announced = new Set(this.discovered.map((t) => t.key()));
+    const view = new Map<string, CurrentDc>();
+    for (const [key, r] of this.dcs) {
+      let expired = false;
+      if (r.origin === 'discovered' && !announced.has(key) && !r.connected) {
+        const since = this.lostSince.get(key) ?? now;
+        if (!this.lostSince.has(key)) {
+          this.lostSince.set(key, now);
+          if (persist >= 0) {
+            this.opts.log(
+              'warning',
+              `${r.tid.toString()} | Controller is not responding. Will be removed by ${new Date(now + persist * 1000).toUTCString()} unless restored`,
+            );
+            const t = setTimeout(() => this.soak(), persist * 1000);
+            t.unref?.();
+          } else this.opts.log('warning', `${r.tid.toString()} | Controller not responding. Retrying...`);
+        }
+        expired = persist >= 0 && now - since >= persist * 1000;
+      } else this.lostSince.delete(key);
+      view.set(key, { origin: r.origin, expired });
+    }
+    return view;
+  }
+
+  /** One reconciliation pass (coalesced: a pass requested while one runs runs once more afterwards). */
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    if (this.reconciling) {
+      this.again = true;
+      return;
+    }
+    this.reconciling = true;
+    try {
+      const configured = await this.resolveConfigured();
+      const referrals = [...this.dcs.values()].flatMap((r) => referralTids(r.tid, r.logPages, this.tidOpts));
+      const plan = planDiscoveryControllers({
+        configured,
+        referrals,
+        discovered: this.config.zeroconf ? this.discovered : [],
+        excludes: this.config.excludes.map((e) => e.fields),
+        ipFamily: this.config.ipFamily,
+      });
+      for (const d of plan.dropped)
+        if (d.reason !== 'excluded') this.opts.log('warning', `${d.tid.toString()} ${d.reason}`);
+      const diff = diffDiscoveryControllers(this.currentView(), plan);
+      for (const { key, reason } of diff.remove) {
+        const r = this.dcs.get(key)!;
+        this.dcs.delete(key);
+        this.lostSince.delete(key);
+        this.opts.log('info', `${r.tid.toString()} | Removing discovery controller: ${reason}`);
+        await r.stop();
+      }
+      if (diff.remove.length) this.opts.signals.dcRemoved();
+      for (const { key, origin } of diff.origin) this.dcs.get(key)!.origin = origin;
+      for (const [key, c] of plan.desired)
+        if (c.entry && this.dcs.has(key)) this.dcs.get(key)!.entry = c.entry;
+      for (const c of diff.add) this.addRunner(c).start();
+      // Runners restored from the last-known config start with the first pass.
+      for (const r of this.dcs.values()) if (r.state === 'idle') r.start();
+      this.saveLkc();
+    } finally {
+      this.reconciling = false;
+      if (this.again) {
+        this.again = false;
+        this.soak();
+      }
+    }
+  }
+
+  private addRunner(c: Pick<DcCandidate, 'tid' | 'origin' | 'entry'>): DiscoveryControllerRunner {
+    const cfg = this.config;
+    const r = new DiscoveryControllerRunner(c.tid, c.origin, c.entry, {
+      connect: this.opts.connect,
+      identity: this.opts.identity,
+      kato: cfg.connect.kato ?? 30,
+      hdgst: cfg.connect.hdrDigest ?? false,
+      ddgst: cfg.connect.dataDigest ?? false,
+      pleo: cfg.pleo,
+      log: this.opts.log,
+      ...(this.opts.timing ? { timing: this.opts.timing } : {}),
+    });
+    let lastReferrals = '';
+    r.on('logPages', (pages) => {
+      this.opts.signals.logPagesChanged(this.tidArgs(r.tid), 'nvme?');
+      const refs = referralTids(r.tid, pages, this.tidOpts)
+        .map((t) => t.key())
+        .join('\n');
+      if (refs !== lastReferrals) {
+        lastReferrals = refs;
+        this.soak();
+      }
+      this.saveLkc();
+    });
+    r.on('state', () => {
+      if (r.origin === 'discovered') this.soak();
+    });
+    this.dcs.set(c.tid.key(), r);
+    return r;
+  }
+
+  private saveLkc(): void {
+    if (!this.opts.lkcPath) return;
+    const dcs: SavedDc[] = [...this.dcs.values()].map((r) => ({
+      tid: {
+        transport: r.tid.transport,
+        traddr: r.tid.traddr,
+        trsvcid: r.tid.trsvcid,
+        subsysnqn: r.tid.subsysnqn,
+        hostTraddr: r.tid.hostTraddr,
+        hostIface: r.tid.hostIface,
+        hostNqn: r.tid.hostNqn,
+      },
+      origin: r.origin,
+      logPages: r.logPages,
+    }));
+    try {
+      saveLkc(this.opts.lkcPath, dcs);
+    } catch (e) {
+      this.opts.log('error', `Unable to save last known config: ${(e as Error).message}`);
+    }
+  }
+
+  /** Stops every DC (userspace sessions close; CDC registrations are withdrawn) and saves the last-known config. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.soakTimer) clearTimeout(this.soakTimer);
+    this.saveLkc();
+    await Promise.all([...this.dcs.values()].map((r) => r.stop()));
+  }
+
+  private tidArgs(t: Tid): TidArgs {
+    return [t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostTraddr, t.hostIface, t.hostNqn];
+  }
+
+  private find(args: TidArgs): DiscoveryControllerRunner | undefined {
+    const [transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn] = args;
+    const tid = Tid.from(
+      { transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn },
+      this.tidOpts,
+    );
+    return this.dcs.get(tid.key());
+  }
+
+  // ---- org.nvmexpress.staf API ----
+
+  private idDict(r: DiscoveryControllerRunner): Record<string, string> {
+    const id = r.tid.idDict();
+    const { 'host-nqn': hostNqn, ...head } = id;
+    return { ...head, ...entryExtras(r.entry), 'host-nqn': hostNqn!, device: 'nvme?' };
+  }
+
+  private info(r: DiscoveryControllerRunner): Record<string, string> {
+    const retry = r.retryIntervalMsValue;
+    return {
+      ...this.idDict(r),
+      'connect attempts': String(r.connectAttempts),
+      'retry connect timer': retry === undefined ? '60.0s [off]' : `${(retry / 1000).toFixed(1)}s [on]`,
+      origin: r.origin,
+      state: r.state,
+      ...(r.lastError ? { 'last error': r.lastError } : {}),
+    };
+  }
+
+  listControllers(detailed: boolean): Record<string, string>[] {
+    return [...this.dcs.values()].map((r) =>
+      detailed
+        ? {
+            ...this.info(r),
+            hostid: this.opts.identity.hostId,
+            hostnqn: r.tid.hostNqn,
+            model: '',
+            serial: '',
+            dctype: r.dctype,
+            cntrltype: r.dctype || r.connected ? 'discovery' : '',
+            connected: r.connected ? 'True' : 'False',
+          }
+        : this.idDict(r),
+    );
+  }
+
+  getLogPages(...tid: TidArgs): Record<string, string>[] {
+    return (this.find(tid)?.logPages ?? []).map(dlpeToDict);
+  }
+
+  getAllLogPages(detailed: boolean): string {
+    const dcs = this.listControllers(detailed);
+    return JSON.stringify(
+      [...this.dcs.values()].map((r, i) => ({
+        'discovery-controller': dcs[i],
+        'log-pages': r.logPages.map(dlpeToDict),
+      })),
+    );
+  }
+
+  processInfo(): string {
+    return JSON.stringify({
+      tron: this.tron,
+      'log-level': this.tron ? 'DEBUG' : 'INFO',
+      hostnqn: this.opts.identity.hostNqn,
+      hostid: this.opts.identity.hostId,
+      hostkey: this.opts.identity.hostKey ? '<redacted>' : '',
+      symname: this.opts.identity.symname ?? '',
+      'last known config file': this.opts.lkcPath ?? '',
+      'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer ? 'on' : 'off'}]`,
+      'discovery controllers': String(this.dcs.size),
+    });
+  }
+
+  controllerInfo(...tid: TidArgs): string {
+    const r = this.find(tid);
+    return JSON.stringify(r ? this.info(r) : {});
+  }
+
+  /** For status and tests: current DCs and their origins. */
+  snapshot(): { tid: Tid; origin: DcOrigin; state: string; pages: number }[] {
+    return [...this.dcs.values()].map((r) => ({
+      tid: r.tid,
+      origin: r.origin,
+      state: r.state,
+      pages: r.logPages.length,
+    }));
+  }
+}

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { parseStafdConfig } from '../../src/core/config/service-config.js';
+import { SubType } from '../../src/core/nvme/discovery-log.js';
+import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import { StafdService, type TidArgs } from '../../src/daemons/stafd/service.js';
+import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+
+const identity = {
+  hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+  hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+};
+const targets: DiscoveryTarget[] = [];
+const services: StafdService[] = [];
+after(async () => {
+  for (const s of services) await s.stop();
+  for (const t of targets) await t.stop();
+});
+
+async function target(entries = [ioEntry(1)]) {
+  const t = new DiscoveryTarget({ entries });
+  await t.start();
+  targets.push(t);
+  return t;
+}
+
+function service(confText: string, lkcPath?: string) {
+  const signals = { changed: [] as TidArgs[], removed: 0 };
+  const s = new StafdService({
+    config: parseStafdConfig(confText, 'stafd.conf').config,
+    confFile: 'stafd.conf',
+    identity,
+    connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
+    log: () => {},
+    signals: { logPagesChanged: (tid) => signals.changed.push(tid), dcRemoved: () => signals.removed++ },
+    lkcPath,
+    soakMs: 20,
+    timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
+  });
+  services.push(s);
+  return { s, signals };
+}
+
+const until = async (what: string, cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const ctl = (port: number) => `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${port}`;
+
+test('configured DCs are connected, their logs served, referrals followed and dropped', async () => {
+  const c = await target();
+  const a = await target([
+    ioEntry(1),
+    ioEntry(2),
+    ioEntry(9, { subtype: SubType.referral, trsvcid: String(c.port), subnqn: WELL_KNOWN_DISC_NQN }),
+  ]);
+  const { s, signals } = service(`[Global]\nkato=0\n[Controllers]\n${ctl(a.port)}\n`);
+  s.start();
+  await until('both DCs read', () => s.snapshot().filter((d) => d.pages > 0).length === 2);
+  assert.deepEqual(
+    s.snapshot().map((d) => [d.tid.trsvcid, d.origin]),
+    [
+      [String(a.port), 'configured'],
+      [String(c.port), 'referral'],
+    ],
+  );
+  const all = JSON.parse(s.getAllLogPages(false)) as {
+    'discovery-controller': Record<string, string>;
+    'log-pages': Record<string, string>[];
+  }[];
+  assert.equal(all[0]!['discovery-controller']['trsvcid'], String(a.port));
+  assert.equal(all[0]!['log-pages'].length, 3);
+  assert.equal(all[0]!['log-pages'][0]!['subnqn'], 'nqn.2024-01.io.stas-test:subsys1');
+  const tidA: TidArgs = ['tcp', '127.0.0.1', String(a.port), WELL_KNOWN_DISC_NQN, '', '', identity.hostNqn];
+  assert.equal(s.getLogPages(...tidA).length, 3);
+  assert.equal(JSON.parse(s.controllerInfo(...tidA)).origin, 'configured');
+  assert.deepEqual(s.getLogPages('tcp', '127.0.0.1', '1', WELL_KNOWN_DISC_NQN, '', '', identity.hostNqn), []);
+  assert.ok(signals.changed.some((t) => t[2] === String(a.port)));
+  // The referral disappears from A's log: the referred DC goes, dc_removed is signalled.
+  a.setEntries([ioEntry(1)]);
+  await until('referral dropped and signalled', () => s.snapshot().length === 1 && signals.removed === 1);
+  assert.ok(s.listControllers(true)[0]!['connected'] === 'True');
+});
+
+test('reload: an added controller connects, a removed one and an excluded one go at once', async () => {
+  const a = await target();
+  const b = await target();
+  const { s, signals } = service(`[Controllers]\n${ctl(a.port)}\n`);
+  s.start();
+  await until('A read', () => s.snapshot()[0]?.pages === 1);
+  s.reload(parseStafdConfig(`[Controllers]\n${ctl(a.port)}\n${ctl(b.port)}\n`).config);
+  await until('B added', () => s.snapshot().length === 2 && s.snapshot()[1]!.pages === 1);
+  s.reload(parseStafdConfig(`[Controllers]\n${ctl(b.port)}\nexclude = trsvcid=${b.port}\n`).config);
+  await until('both gone and signalled', () => s.snapshot().length === 0 && signals.removed >= 1);
+});
+
+test('restart: the last-known config restores DCs with their cached logs before any connection', async () => {
+  const a = await target([ioEntry(1), ioEntry(2)]);
+  const lkc = join(mkdtempSync(join(tmpdir(), 'stafd-lkc-')), 'run', 'last-known-config.json');
+  const port = a.port;
+  const first = service(`[Controllers]\n${ctl(port)}\n`, lkc);
+  first.s.start();
+  await until('read', () => first.s.snapshot()[0]?.pages === 2);
+  await first.s.stop();
+  await a.stop(); // the DC is unreachable while stafd restarts
+  const second = service(`[Controllers]\n${ctl(port)}\n`, lkc);
+  second.s.start();
+  const restored = JSON.parse(second.s.getAllLogPages(false));
+  assert.equal(restored.length, 1);
+  assert.equal(restored[0]['log-pages'].length, 2, 'cached log served at once');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(
+    JSON.parse(second.s.getAllLogPages(false))[0]['log-pages'].length,
+    2,
+    'and kept while unreachable',
+  );
+});
+
+test('mDNS: discovered DCs connect; gone and unreachable ones are purged after the persistence span', async () => {
+  const d = await target();
+  const { s } = service(
+    '[Discovery controller connection management]\nzeroconf-connections-persistence = 0.3\n',
+  );
+  const tid = Tid.from(
+    { transport: 'tcp', traddr: '127.0.0.1', trsvcid: String(d.port), subsysnqn: WELL_KNOWN_DISC_NQN },
+    { defaultHostNqn: identity.hostNqn },
+  );
+  s.start();
+  s.setDiscovered([tid]);
+  await until('discovered DC read', () => s.snapshot()[0]?.pages === 1);
+  assert.equal(s.snapshot()[0]!.origin, 'discovered');
+  // Goodbye from mDNS while still connected: kept.
+  s.setDiscovered([]);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(s.snapshot().length, 1);
+  // Now unreachable as well: purged after 0.3 s.
+  await d.stop();
+  await until('purged', () => s.snapshot().length === 0, 5000);
+});
