@@ -20,6 +20,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y --no-install-recommends python3 make g++
 fi
 
+# D-Bus and Avahi for the daemon tests (a private dbus-daemon, a real avahi-daemon in a network namespace).
+pkgs=()
+for pair in dbus-daemon:/usr/bin/dbus-daemon systemd:/usr/bin/busctl avahi-daemon:/usr/sbin/avahi-daemon \
+  avahi-utils:/usr/bin/avahi-publish iproute2:/usr/sbin/ip util-linux:/usr/bin/unshare; do
+  [ -x "${pair#*:}" ] || pkgs+=("${pair%%:*}")
+done
+if [ ${#pkgs[@]} -gt 0 ]; then
+  echo "== installing ${pkgs[*]}"
+  apt-get update
+  apt-get install -y --no-install-recommends "${pkgs[@]}"
+fi
+
 echo "== npm ci"
 npm ci --no-audit --no-fund
 

@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-/** stafd: STorage Appliance Finder (entry point; the full program lands with its own issue). */
-import { placeholderMain } from './placeholder.js';
+/** stafd: STorage Appliance Finder (entry point; the program is src/daemons/stafd/main.ts). */
+import { main } from '../daemons/stafd/main.js';
 
-process.exitCode = placeholderMain('stafd', 'STorage Appliance Finder', process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`stafd: fatal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

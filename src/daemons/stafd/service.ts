@@ -81,6 +81,11 @@ export class StafdService {
     this.tron = opts.config.tron;
   }
 
+  /** The system host NQN (TIDs without their own host NQN use it). */
+  get hostNqn(): string {
+    return this.opts.identity.hostNqn;
+  }
+
   private get tidOpts(): TidOptions {
     return { defaultHostNqn: this.opts.identity.hostNqn, ignoreIface: this.config.ignoreIface };
   }

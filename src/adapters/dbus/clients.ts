@@ -1,0 +1,369 @@
+/** Typed D-Bus clients of stafd and stacd (for stafctl, stacctl and stacd), signal subscriptions and name watching. */
+import dbus, { type Message, type MessageBus } from 'dbus-next/index.js';
+import {
+  type ObjectSpec,
+  STACD_DBUS_NAME,
+  STACD_OBJECT,
+  STAFD_DBUS_NAME,
+  STAFD_OBJECT,
+  signatureOf,
+} from './idl.js';
+import { errorText, onBusClose, type TidArgs, valueMatches } from './service.js';
+
+export type { TidArgs } from './service.js';
+
+const BUS_NAME = 'org.freedesktop.DBus';
+const BUS_PATH = '/org/freedesktop/DBus';
+const PROPERTIES = 'org.freedesktop.DBus.Properties';
+const { METHOD_RETURN, ERROR, SIGNAL } = dbus.MessageType;
+
+export interface ClientOptions {
+  /** Reply timeout of every call (ms); dbus-next itself has none. Default 25 000 (as GDBus and libdbus). */
+  timeoutMs?: number;
+}
+
+export interface Subscription {
+  /** Stops the callbacks and removes the match rule. */
+  close(): Promise<void>;
+}
+
+export interface NameWatch {
+  /** The unique name owning the watched name now, or null. */
+  readonly owner: string | null;
+  close(): Promise<void>;
+}
+
+/** Runs a user callback; an exception in it is re-thrown outside dbus-next's dispatch, like a listener's. */
+function runCallback(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    setImmediate(() => {
+      throw e;
+    });
+  }
+}
+
+/** A call's reply, or a NoReply error after `ms` or as soon as the connection closes. */
+function withTimeout<T>(bus: MessageBus, p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
+  const t = new Promise<never>((_, reject) => {
+    const noReply = (why: string) =>
+      reject(new dbus.DBusError('org.freedesktop.DBus.Error.NoReply', `${what}: ${why}`));
+    timer = setTimeout(() => noReply(`no reply within ${ms} ms`), ms);
+    unsubscribe = onBusClose(bus, () => noReply('the D-Bus connection is closed'));
+  });
+  return Promise.race([p, t]).finally(() => {
+    clearTimeout(timer);
+    unsubscribe();
+  });
+}
+
+function driverCall(bus: MessageBus, member: string, signature: string, body: unknown[], ms = 25_000) {
+  return withTimeout(
+    bus,
+    bus.call(
+      new dbus.Message({
+        destination: BUS_NAME,
+        path: BUS_PATH,
+        interface: BUS_NAME,
+        member,
+        signature,
+        body,
+      }),
+    ),
+    ms,
+    member,
+  );
+}
+
+async function addMatch(bus: MessageBus, rule: string): Promise<void> {
+  await driverCall(bus, 'AddMatch', 's', [rule]);
+}
+
+async function removeMatch(bus: MessageBus, rule: string): Promise<void> {
+  try {
+    await driverCall(bus, 'RemoveMatch', 's', [rule], 2000);
+  } catch {
+    // connection gone: the bus dropped the rule with it
+  }
+}
+
+/**
+ * Watches who owns `name`: `cb` is called once with the current owner (unique name, or null if nobody owns
+ * it), then on every change (null when the owner goes away, the new unique name when one appears).
+ */
+export async function watchName(
+  bus: MessageBus,
+  name: string,
+  cb: (owner: string | null) => void,
+): Promise<NameWatch> {
+  const rule =
+    `type='signal',sender='${BUS_NAME}',path='${BUS_PATH}',interface='${BUS_NAME}',` +
+    `member='NameOwnerChanged',arg0='${name}'`;
+  let owner: string | null = null;
+  let known = false;
+  let closed = false;
+  const report = (o: string | null) => {
+    if (closed || (known && o === owner)) return;
+    known = true;
+    owner = o;
+    runCallback(() => cb(o));
+  };
+  // Everything is handled in arrival order in this listener: a NameOwnerChanged that arrives before the
+  // GetNameOwner reply is older than that reply (ignored), any later one is newer.
+  let req: Message | undefined;
+  let fail: ((e: Error) => void) | undefined;
+  const listener = (msg: Message) => {
+    if (req?.serial != null && msg.replySerial === req.serial && msg.sender === BUS_NAME) {
+      if (msg.type === METHOD_RETURN) report(String(msg.body[0]));
+      else if (msg.type === ERROR) {
+        if (msg.errorName === 'org.freedesktop.DBus.Error.NameHasNoOwner') report(null);
+        else fail?.(new Error(`GetNameOwner(${name}): ${String(msg.body[0] ?? msg.errorName)}`));
+      }
+      return;
+    }
+    if (
+      known &&
+      msg.type === SIGNAL &&
+      msg.sender === BUS_NAME &&
+      msg.interface === BUS_NAME &&
+      msg.member === 'NameOwnerChanged' &&
+      msg.body[0] === name
+    ) {
+      const n = msg.body[2];
+      report(typeof n === 'string' && n !== '' ? n : null);
+    }
+  };
+  bus.on('message', listener);
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    bus.removeListener('message', listener);
+    await removeMatch(bus, rule);
+  };
+  try {
+    await addMatch(bus, rule);
+    await new Promise<void>((resolve, reject) => {
+      fail = reject;
+      req = new dbus.Message({
+        destination: BUS_NAME,
+        path: BUS_PATH,
+        interface: BUS_NAME,
+        member: 'GetNameOwner',
+        signature: 's',
+        body: [name],
+      });
+      withTimeout(bus, bus.call(req), 25_000, 'GetNameOwner').then(
+        () => resolve(),
+        (e: unknown) => {
+          if ((e as { type?: string }).type === 'org.freedesktop.DBus.Error.NameHasNoOwner') resolve();
+          else reject(e instanceof Error ? e : new Error(errorText(e)));
+        },
+      );
+    });
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return {
+    get owner() {
+      return owner;
+    },
+    close,
+  };
+}
+
+/** Calls the members of one ObjectSpec by name, with the IDL's signatures, checking every reply. */
+function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
+  const timeoutMs = opts.timeoutMs ?? 25_000;
+  const call = async (iface: string, member: string, args: unknown[]): Promise<unknown> => {
+    const m = spec.interfaces.find((i) => i.name === iface)?.methods.find((x) => x.name === member);
+    if (!m) throw new Error(`${iface}.${member} is not in the IDL`);
+    const reply = await withTimeout(
+      bus,
+      bus.call(
+        new dbus.Message({
+          destination: spec.busName,
+          path: spec.path,
+          interface: iface,
+          member,
+          signature: signatureOf(m.in),
+          body: args,
+        }),
+      ),
+      timeoutMs,
+      `${spec.daemon} ${member}`,
+    );
+    const out = signatureOf(m.out);
+    if (reply.signature !== out || (m.out[0] && !valueMatches(m.out[0].type, reply.body[0]))) {
+      throw new Error(
+        `${spec.daemon} ${member}: unexpected reply signature '${reply.signature}' (want '${out}')`,
+      );
+    }
+    return reply.body[0];
+  };
+  const getProperty = async (iface: string, prop: string): Promise<unknown> => {
+    const p = spec.interfaces.find((i) => i.name === iface)?.properties.find((x) => x.name === prop);
+    if (!p) throw new Error(`${iface}.${prop} is not in the IDL`);
+    const reply = await withTimeout(
+      bus,
+      bus.call(
+        new dbus.Message({
+          destination: spec.busName,
+          path: spec.path,
+          interface: PROPERTIES,
+          member: 'Get',
+          signature: 'ss',
+          body: [iface, prop],
+        }),
+      ),
+      timeoutMs,
+      `${spec.daemon} get ${prop}`,
+    );
+    const v = reply.body[0] as { signature?: string; value?: unknown } | undefined;
+    if (reply.signature !== 'v' || v?.signature !== p.type || !valueMatches(p.type, v.value)) {
+      throw new Error(
+        `${spec.daemon} ${prop}: unexpected property type '${v?.signature ?? reply.signature}'`,
+      );
+    }
+    return v.value;
+  };
+  const setProperty = async (iface: string, prop: string, type: string, value: unknown): Promise<void> => {
+    await withTimeout(
+      bus,
+      bus.call(
+        new dbus.Message({
+          destination: spec.busName,
+          path: spec.path,
+          interface: PROPERTIES,
+          member: 'Set',
+          signature: 'ssv',
+          body: [iface, prop, new dbus.Variant(type, value)],
+        }),
+      ),
+      timeoutMs,
+      `${spec.daemon} set ${prop}`,
+    );
+  };
+  return { call, getProperty, setProperty };
+}
+
+/**
+ * Subscribes to one signal of `spec`'s object. Only signals sent by the current owner of the well-known
+ * name are delivered (the match rule names it as sender, and the owner is tracked with watchName).
+ */
+async function subscribe(
+  bus: MessageBus,
+  spec: ObjectSpec,
+  iface: string,
+  signal: string,
+  cb: (body: unknown[]) => void,
+): Promise<Subscription> {
+  const s = spec.interfaces.find((i) => i.name === iface)?.signals.find((x) => x.name === signal);
+  if (!s) throw new Error(`${iface}.${signal} is not in the IDL`);
+  const signature = signatureOf(s.args);
+  const rule = `type='signal',sender='${spec.busName}',path='${spec.path}',interface='${iface}',member='${signal}'`;
+  const watch = await watchName(bus, spec.busName, () => {});
+  const listener = (msg: Message) => {
+    if (
+      msg.type === SIGNAL &&
+      msg.path === spec.path &&
+      msg.interface === iface &&
+      msg.member === signal &&
+      msg.signature === signature &&
+      msg.sender !== undefined &&
+      msg.sender === watch.owner
+    ) {
+      runCallback(() => cb(msg.body));
+    }
+  };
+  bus.on('message', listener);
+  try {
+    await addMatch(bus, rule);
+  } catch (e) {
+    bus.removeListener('message', listener);
+    await watch.close();
+    throw e;
+  }
+  let closed = false;
+  return {
+    async close() {
+      if (closed) return;
+      closed = true;
+      bus.removeListener('message', listener);
+      await removeMatch(bus, rule);
+      await watch.close();
+    },
+  };
+}
+
+/** stafd as seen by stafctl and stacd. Calls reject with dbus-next's DBusError (`.type`) or a timeout. */
+export interface StafClient {
+  listControllers(detailed: boolean): Promise<Record<string, string>[]>;
+  getLogPages(...tid: TidArgs): Promise<Record<string, string>[]>;
+  /** JSON text */
+  getAllLogPages(detailed: boolean): Promise<string>;
+  /** JSON text */
+  processInfo(): Promise<string>;
+  /** JSON text */
+  controllerInfo(...tid: TidArgs): Promise<string>;
+  getTron(): Promise<boolean>;
+  setTron(on: boolean): Promise<void>;
+  logLevel(): Promise<string>;
+  onLogPagesChanged(cb: (tid: TidArgs, device: string) => void): Promise<Subscription>;
+  onDcRemoved(cb: () => void): Promise<Subscription>;
+}
+
+export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
+  const { call, getProperty, setProperty } = makeCaller(bus, STAFD_OBJECT, opts);
+  const main = STAFD_DBUS_NAME;
+  const debug = `${STAFD_DBUS_NAME}.debug`;
+  return {
+    listControllers: async (detailed) =>
+      (await call(main, 'list_controllers', [detailed])) as Record<string, string>[],
+    getLogPages: async (...tid) => (await call(main, 'get_log_pages', tid)) as Record<string, string>[],
+    getAllLogPages: async (detailed) => (await call(main, 'get_all_log_pages', [detailed])) as string,
+    processInfo: async () => (await call(debug, 'process_info', [])) as string,
+    controllerInfo: async (...tid) => (await call(debug, 'controller_info', tid)) as string,
+    getTron: async () => (await getProperty(debug, 'tron')) as boolean,
+    setTron: (on) => setProperty(debug, 'tron', 'b', on),
+    logLevel: async () => (await getProperty(debug, 'log_level')) as string,
+    onLogPagesChanged: (cb) =>
+      subscribe(bus, STAFD_OBJECT, main, 'log_pages_changed', (body) =>
+        cb(body.slice(0, 7) as TidArgs, body[7] as string),
+      ),
+    onDcRemoved: (cb) => subscribe(bus, STAFD_OBJECT, main, 'dc_removed', () => cb()),
+  };
+}
+
+/** stacd as seen by stacctl. */
+export interface StacClient {
+  listControllers(detailed: boolean): Promise<Record<string, string>[]>;
+  /** JSON text */
+  processInfo(): Promise<string>;
+  /** JSON text */
+  controllerInfo(...tid: TidArgs): Promise<string>;
+  getTron(): Promise<boolean>;
+  setTron(on: boolean): Promise<void>;
+  logLevel(): Promise<string>;
+  /** JSON text (org.nvmexpress.stac.plan, stas extension) */
+  plan(): Promise<string>;
+}
+
+export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClient {
+  const { call, getProperty, setProperty } = makeCaller(bus, STACD_OBJECT, opts);
+  const main = STACD_DBUS_NAME;
+  const debug = `${STACD_DBUS_NAME}.debug`;
+  return {
+    listControllers: async (detailed) =>
+      (await call(main, 'list_controllers', [detailed])) as Record<string, string>[],
+    processInfo: async () => (await call(debug, 'process_info', [])) as string,
+    controllerInfo: async (...tid) => (await call(debug, 'controller_info', tid)) as string,
+    getTron: async () => (await getProperty(debug, 'tron')) as boolean,
+    setTron: (on) => setProperty(debug, 'tron', 'b', on),
+    logLevel: async () => (await getProperty(debug, 'log_level')) as string,
+    plan: async () => (await call(`${main}.plan`, 'plan', [])) as string,
+  };
+}

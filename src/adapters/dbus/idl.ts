@@ -1,0 +1,214 @@
+/** The D-Bus interfaces of stafd and stacd as data, and the introspection XML (IDL) generated from it. */
+
+export const STAFD_DBUS_NAME = 'org.nvmexpress.staf';
+export const STAFD_DBUS_PATH = '/org/nvmexpress/staf';
+export const STACD_DBUS_NAME = 'org.nvmexpress.stac';
+export const STACD_DBUS_PATH = '/org/nvmexpress/stac';
+
+export interface ArgSpec {
+  readonly name: string;
+  readonly type: string;
+}
+
+export interface PropertySpec {
+  readonly name: string;
+  readonly type: string;
+  readonly access: 'read' | 'readwrite';
+}
+
+export interface MethodSpec {
+  readonly name: string;
+  readonly in: readonly ArgSpec[];
+  readonly out: readonly ArgSpec[];
+}
+
+export interface SignalSpec {
+  readonly name: string;
+  readonly args: readonly ArgSpec[];
+}
+
+export interface InterfaceSpec {
+  readonly name: string;
+  readonly properties: readonly PropertySpec[];
+  readonly methods: readonly MethodSpec[];
+  readonly signals: readonly SignalSpec[];
+}
+
+/** One object: its path, its well-known bus name and its interfaces, in IDL order. */
+export interface ObjectSpec {
+  readonly daemon: 'stafd' | 'stacd';
+  readonly busName: string;
+  readonly path: string;
+  readonly interfaces: readonly InterfaceSpec[];
+}
+
+const s = (name: string): ArgSpec => ({ name, type: 's' });
+
+/** The seven transport-ID arguments, in the order of the IDL. */
+export const TID_ARGS: readonly ArgSpec[] = [
+  s('transport'),
+  s('traddr'),
+  s('trsvcid'),
+  s('subsysnqn'),
+  s('host_traddr'),
+  s('host_iface'),
+  s('host_nqn'),
+];
+
+function debugInterface(busName: string): InterfaceSpec {
+  return {
+    name: `${busName}.debug`,
+    properties: [
+      { name: 'tron', type: 'b', access: 'readwrite' },
+      { name: 'log_level', type: 's', access: 'read' },
+    ],
+    methods: [
+      { name: 'process_info', in: [], out: [s('info_json')] },
+      { name: 'controller_info', in: TID_ARGS, out: [s('info_json')] },
+    ],
+    signals: [],
+  };
+}
+
+const listControllers: MethodSpec = {
+  name: 'list_controllers',
+  in: [{ name: 'detailed', type: 'b' }],
+  out: [{ name: 'controller_list', type: 'aa{ss}' }],
+};
+
+/** stafd: `org.nvmexpress.staf.debug` and `org.nvmexpress.staf`, member for member as nvme-stas' stafd.idl. */
+export const STAFD_OBJECT: ObjectSpec = {
+  daemon: 'stafd',
+  busName: STAFD_DBUS_NAME,
+  path: STAFD_DBUS_PATH,
+  interfaces: [
+    debugInterface(STAFD_DBUS_NAME),
+    {
+      name: STAFD_DBUS_NAME,
+      properties: [],
+      methods: [
+        listControllers,
+        { name: 'get_log_pages', in: TID_ARGS, out: [{ name: 'log_pages', type: 'aa{ss}' }] },
+        { name: 'get_all_log_pages', in: [{ name: 'detailed', type: 'b' }], out: [s('log_pages_json')] },
+      ],
+      signals: [
+        { name: 'log_pages_changed', args: [...TID_ARGS, s('device')] },
+        { name: 'dc_removed', args: [] },
+      ],
+    },
+  ],
+};
+
+/** stas extension of stacd, kept out of nvme-stas' two interfaces so those stay byte-compatible. */
+export const STACD_PLAN_INTERFACE: InterfaceSpec = {
+  name: `${STACD_DBUS_NAME}.plan`,
+  properties: [],
+  methods: [{ name: 'plan', in: [], out: [s('plan_json')] }],
+  signals: [],
+};
+
+/** stacd: `org.nvmexpress.stac.debug` and `org.nvmexpress.stac` as nvme-stas' stacd.idl, plus `.plan`. */
+export const STACD_OBJECT: ObjectSpec = {
+  daemon: 'stacd',
+  busName: STACD_DBUS_NAME,
+  path: STACD_DBUS_PATH,
+  interfaces: [
+    debugInterface(STACD_DBUS_NAME),
+    { name: STACD_DBUS_NAME, properties: [], methods: [listControllers], signals: [] },
+    STACD_PLAN_INTERFACE,
+  ],
+};
+
+/** The D-Bus signature of a list of arguments. */
+export function signatureOf(args: readonly ArgSpec[]): string {
+  return args.map((a) => a.type).join('');
+}
+
+function xmlAttr(v: string): string {
+  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** One `<interface>` element, laid out exactly as nvme-stas' IDL files (4-space steps, signal args at 10). */
+export function interfaceXml(iface: InterfaceSpec): string {
+  const out: string[] = [`    <interface name="${xmlAttr(iface.name)}">`];
+  const arg = (indent: string, direction: string, a: ArgSpec) =>
+    `${indent}<arg direction="${direction}" type="${xmlAttr(a.type)}" name="${xmlAttr(a.name)}"/>`;
+  for (const p of iface.properties) {
+    out.push(`        <property name="${xmlAttr(p.name)}" type="${xmlAttr(p.type)}" access="${p.access}"/>`);
+  }
+  for (const m of iface.methods) {
+    const args = [
+      ...m.in.map((a) => arg('            ', 'in', a)),
+      ...m.out.map((a) => arg('            ', 'out', a)),
+    ];
+    if (args.length === 0) out.push(`        <method name="${xmlAttr(m.name)}"></method>`);
+    else out.push(`        <method name="${xmlAttr(m.name)}">`, ...args, '        </method>');
+  }
+  for (const sig of iface.signals) {
+    if (sig.args.length === 0) out.push(`        <signal name="${xmlAttr(sig.name)}"></signal>`);
+    else {
+      out.push(`        <signal name="${xmlAttr(sig.name)}">`);
+      for (const a of sig.args) out.push(arg('          ', 'out', a));
+      out.push('        </signal>');
+    }
+  }
+  out.push('    </interface>');
+  return out.join('\n');
+}
+
+/** The IDL text of an object: what `--idl FILE` writes (nvme-stas' stafd.idl / stacd.idl, name substituted). */
+export function idlXml(obj: ObjectSpec): string {
+  return `<node>\n${obj.interfaces.map(interfaceXml).join('\n\n')}\n</node>\n`;
+}
+
+const INTROSPECT_DOCTYPE =
+  '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n' +
+  ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">';
+
+/** The standard interfaces every exported object has (served by dbus-next), with argument names. */
+export const STANDARD_INTERFACES: readonly InterfaceSpec[] = [
+  {
+    name: 'org.freedesktop.DBus.Introspectable',
+    properties: [],
+    methods: [{ name: 'Introspect', in: [], out: [s('xml_data')] }],
+    signals: [],
+  },
+  {
+    name: 'org.freedesktop.DBus.Peer',
+    properties: [],
+    methods: [
+      { name: 'Ping', in: [], out: [] },
+      { name: 'GetMachineId', in: [], out: [s('machine_uuid')] },
+    ],
+    signals: [],
+  },
+  {
+    name: 'org.freedesktop.DBus.Properties',
+    properties: [],
+    methods: [
+      { name: 'Get', in: [s('interface_name'), s('property_name')], out: [{ name: 'value', type: 'v' }] },
+      {
+        name: 'GetAll',
+        in: [s('interface_name')],
+        out: [{ name: 'properties', type: 'a{sv}' }],
+      },
+      { name: 'Set', in: [s('interface_name'), s('property_name'), { name: 'value', type: 'v' }], out: [] },
+    ],
+    signals: [
+      {
+        name: 'PropertiesChanged',
+        args: [
+          s('interface_name'),
+          { name: 'changed_properties', type: 'a{sv}' },
+          { name: 'invalidated_properties', type: 'as' },
+        ],
+      },
+    ],
+  },
+];
+
+/** The reply to org.freedesktop.DBus.Introspectable.Introspect on the object: the IDL plus the standard ones. */
+export function introspectionXml(obj: ObjectSpec): string {
+  const all = [...STANDARD_INTERFACES, ...obj.interfaces];
+  return `${INTROSPECT_DOCTYPE}\n<node>\n${all.map(interfaceXml).join('\n\n')}\n</node>\n`;
+}

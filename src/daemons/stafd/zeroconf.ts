@@ -1,0 +1,96 @@
+/**
+ * stafd's mDNS side: Avahi browsing, a reachability probe per announced DC (retried with backoff, as nvme-stas:
+ * at once, then 5, 10, 30, 60, 300 and every 600 s), and the reachable set handed to the service as
+ * discovered DCs.
+ */
+import { AvahiBrowser, type AvahiBus, isReachable, type MdnsService } from '../../adapters/avahi/browser.js';
+import type { MessageBus } from '../../adapters/dbus/service.js';
+import type { StafdConfig } from '../../core/config/service-config.js';
+import { duplicateAddresses, duplicateAddressMessage } from '../../core/mdns.js';
+import { Tid } from '../../core/tid.js';
+import type { Logger } from '../logger.js';
+import type { StafdService } from './service.js';
+
+const PROBE_BACKOFF_S = [5, 10, 30, 60, 300, 600];
+
+export interface Zeroconf {
+  stop(): void;
+  kick(): void;
+}
+
+interface Tracked {
+  service: MdnsService;
+  reachable: boolean;
+  attempt: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export function startZeroconf(
+  bus: MessageBus,
+  stafd: StafdService,
+  log: Logger,
+  config: () => StafdConfig,
+): Zeroconf {
+  const browser = new AvahiBrowser({ log });
+  const tracked = new Map<string, Tracked>();
+
+  const publish = () => {
+    const cfg = config();
+    const tids = [...tracked.values()]
+      .filter((t) => t.reachable)
+      .map((t) =>
+        Tid.from(
+          { ...t.service.candidate, hostIface: t.service.candidate.hostIface },
+          { defaultHostNqn: stafd.hostNqn, ignoreIface: cfg.ignoreIface },
+        ),
+      );
+    stafd.setDiscovered(tids);
+  };
+
+  const probe = async (key: string) => {
+    const t = tracked.get(key);
+    if (!t) return;
+    t.timer = undefined;
+    const r = await isReachable(t.service.candidate, 5000);
+    if (tracked.get(key) !== t) return;
+    if (r.reachable) {
+      t.reachable = true;
+      log('info', `${t.service.label} is reachable`);
+      publish();
+      return;
+    }
+    const delay = PROBE_BACKOFF_S[Math.min(t.attempt, PROBE_BACKOFF_S.length - 1)]!;
+    t.attempt++;
+    log('debug', `${t.service.label} not reachable yet (${r.error ?? 'no answer'}); retrying in ${delay} s`);
+    t.timer = setTimeout(() => void probe(key), delay * 1000);
+    t.timer.unref?.();
+  };
+
+  browser.on('added', (s) => {
+    const old = tracked.get(s.key);
+    if (old?.timer) clearTimeout(old.timer);
+    tracked.set(s.key, { service: s, reachable: false, attempt: 0, timer: undefined });
+    const dups = duplicateAddresses(
+      [...tracked.values()].map((t) => ({ address: t.service.address, ifname: t.service.ifname })),
+    );
+    for (const d of dups) log('warning', duplicateAddressMessage(d));
+    void probe(s.key);
+  });
+  browser.on('removed', (key) => {
+    const t = tracked.get(key);
+    if (t?.timer) clearTimeout(t.timer);
+    tracked.delete(key);
+    publish();
+  });
+  // The Avahi adapter types its bus against dbus-next's shipped typings, the service layer against its own
+  // declaration of the same module: one object, two descriptions.
+  browser.start(bus as unknown as AvahiBus);
+  return {
+    stop: () => {
+      for (const t of tracked.values()) if (t.timer) clearTimeout(t.timer);
+      tracked.clear();
+      browser.stop();
+    },
+    kick: () => browser.kick(),
+  };
+}

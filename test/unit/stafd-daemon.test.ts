@@ -1,0 +1,134 @@
+// The stafd program end to end on the host: a private dbus-daemon, discovery controllers from the test double,
+// the real stafd process, and a D-Bus client (no kernel needed: stafd reaches TCP DCs in userspace).
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { stafClient } from '../../src/adapters/dbus/clients.js';
+import { idlXml, STAFD_OBJECT } from '../../src/adapters/dbus/idl.js';
+import { openSystemBus } from '../../src/adapters/dbus/service.js';
+import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
+import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+
+const STAFD = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
+const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
+const skip = !haveDbusDaemon()
+  ? 'dbus-daemon is not installed'
+  : process.geteuid?.() !== 0
+    ? 'stafd needs root'
+    : false;
+const cleanups: (() => Promise<void> | void)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 10_000) => {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops on SIGTERM', {
+  skip,
+}, async () => {
+  const dbus = await startDbusDaemon();
+  cleanups.push(() => dbus.stop());
+  const a = new DiscoveryTarget({ entries: [ioEntry(1), ioEntry(2)] });
+  const b = new DiscoveryTarget({ entries: [ioEntry(3)] });
+  await a.start();
+  await b.start();
+  cleanups.push(
+    () => a.stop(),
+    () => b.stop(),
+  );
+
+  const dir = mkdtempSync(join(tmpdir(), 'stafd-'));
+  const conf = join(dir, 'stafd.conf');
+  const sys = join(dir, 'sys.conf');
+  writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n`);
+  writeFileSync(
+    conf,
+    `[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n`,
+  );
+  const proc: ChildProcess = spawn(process.execPath, [STAFD, '-f', conf, '--sys-conf', sys], {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  cleanups.push(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+
+  const bus = await openSystemBus({ address: dbus.address });
+  cleanups.push(() => bus.disconnect());
+  const staf = stafClient(bus);
+  const changed: string[][] = [];
+  await until('stafd on the bus', async () => {
+    try {
+      await staf.processInfo();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  await staf.onLogPagesChanged((tid) => changed.push(tid));
+  await until(
+    'log pages of A',
+    async () => JSON.parse(await staf.getAllLogPages(false))[0]?.['log-pages'].length === 2,
+  );
+  const tidA = ['tcp', '127.0.0.1', String(a.port), WELL_KNOWN_DISC_NQN, '', '', HOSTNQN] as const;
+  assert.deepEqual(
+    (await staf.getLogPages(...tidA)).map((e) => e['subnqn']),
+    ['nqn.2024-01.io.stas-test:subsys1', 'nqn.2024-01.io.stas-test:subsys2'],
+  );
+  assert.equal((await staf.listControllers(false))[0]!['trsvcid'], String(a.port));
+  assert.equal(JSON.parse(await staf.processInfo()).hostnqn, HOSTNQN);
+
+  // A change on the DC: AEN, re-read, log_pages_changed.
+  a.setEntries([ioEntry(1)]);
+  await until('signal after the change', () => changed.length >= 1);
+  await until('new log', async () => (await staf.getLogPages(...tidA)).length === 1);
+
+  // tron through the debug interface.
+  await staf.setTron(true);
+  assert.equal(await staf.logLevel(), 'DEBUG');
+
+  // SIGHUP: B added, A removed. A config with errors is refused and the last good one kept.
+  writeFileSync(
+    conf,
+    `[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n[Bogus]\n`,
+  );
+  proc.kill('SIGHUP');
+  await until('error reported', () => output.includes('keeping the last good configuration'));
+  assert.equal((await staf.listControllers(false)).length, 1);
+  writeFileSync(
+    conf,
+    `[Global]\nkato = 0\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n`,
+  );
+  proc.kill('SIGHUP');
+  await until('B replaces A', async () => {
+    const dcs = await staf.listControllers(false);
+    return dcs.length === 1 && dcs[0]!['trsvcid'] === String(b.port);
+  });
+
+  // --idl prints what the bus shows.
+  const idl = join(dir, 'stafd.idl');
+  const r = spawn(process.execPath, [STAFD, '--idl', idl]);
+  await once(r, 'exit');
+  assert.equal(readFileSync(idl, 'utf8'), idlXml(STAFD_OBJECT));
+
+  proc.kill('SIGTERM');
+  const [code] = await once(proc, 'exit');
+  assert.equal(code, 0, output);
+  const lkc = JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8'));
+  assert.equal(lkc.dcs[0].tid.trsvcid, String(b.port));
+});
