@@ -1,5 +1,11 @@
 #!/usr/bin/env node
-/** stacd: STorage Appliance Connector (entry point; the full program lands with its own issue). */
-import { placeholderMain } from './placeholder.js';
+/** stacd: STorage Appliance Connector (entry point; the program is src/daemons/stacd/main.ts). */
+import { main } from '../daemons/stacd/main.js';
 
-process.exitCode = placeholderMain('stacd', 'STorage Appliance Connector', process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`stacd: fatal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

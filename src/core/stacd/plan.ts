@@ -39,6 +39,8 @@ export interface PlanItem {
   /** Kernel device for keep/disconnect. */
   device?: string;
   reason: string;
+  /** The wanted controller behind a connect/keep/skip (its controller= options, its DLPE). */
+  desired?: DesiredIoc;
 }
 
 export interface PlanInput {
@@ -140,6 +142,7 @@ export function planIoControllers(input: PlanInput): Plan {
         tid: d.tid,
         device: c.device,
         reason: `${d.origin}; connected as ${c.device}`,
+        desired: d,
       });
       continue;
     }
@@ -150,6 +153,7 @@ export function planIoControllers(input: PlanInput): Plan {
         action: 'skip',
         tid: d.tid,
         reason: `not connected to the CDC (NCC) and ${attempts} attempts failed`,
+        desired: d,
       });
       continue;
     }
@@ -157,6 +161,7 @@ export function planIoControllers(input: PlanInput): Plan {
       action: 'connect',
       tid: d.tid,
       reason: d.origin === 'configured' ? 'configured (controller=)' : 'listed in a discovery log page',
+      desired: d,
     });
   }
 

@@ -1,0 +1,317 @@
+/**
+ * The stacd service: reconciliation passes (coalesced after a soak) that scan the kernel once, ask stafd, plan,
+ * and execute the plan with bounded concurrency; ownership marked in the NVMe registry; retries with
+ * fast-then-slow backoff; the org.nvmexpress.stac API data. Process, D-Bus and udev wiring live in main.ts.
+ */
+import { type Connected, KernelConnectError } from '../../adapters/kernel/fabrics.js';
+import { claim, readOwners, release } from '../../adapters/kernel/registry.js';
+import type { StacdConfig } from '../../core/config/service-config.js';
+import { effectiveConnectOptions } from '../../core/config/service-config.js';
+import type { ConnectRequest } from '../../core/connect-options.js';
+import type { HostIdentity } from '../../core/host-identity.js';
+import type { KernelController } from '../../core/kernel-controller.js';
+import type { InterfaceMap } from '../../core/match.js';
+import { EFlags } from '../../core/nvme/discovery-log.js';
+import {
+  type DesiredIoc,
+  type Plan,
+  type PlanItem,
+  planIoControllers,
+  planToJson,
+  type StafdView,
+} from '../../core/stacd/plan.js';
+import { dlpeToDict } from '../../core/stafd/dlpe.js';
+import type { TidOptions } from '../../core/tid.js';
+import type { LogLevel, TidArgs } from '../stafd/service.js';
+import { loadOwned, saveOwned } from './last-known-config.js';
+
+export interface KernelPort {
+  scan(): Promise<KernelController[]>;
+  connect(req: ConnectRequest): Promise<Connected>;
+  disconnect(device: string): Promise<void>;
+}
+
+export interface StacdServiceOptions {
+  config: StacdConfig;
+  identity: HostIdentity;
+  /** stafd's log pages, or { answered: false } when stafd does not answer. */
+  stafd: () => Promise<StafdView>;
+  kernel: KernelPort;
+  ifaces: () => InterfaceMap;
+  log: (level: LogLevel, message: string) => void;
+  registryDir?: string;
+  lkcPath?: string | undefined;
+  soakMs?: number;
+  retry?: { fastMs: number; slowMs: number };
+}
+
+export class StacdService {
+  private config: StacdConfig;
+  private ours = new Set<string>();
+  private readonly attempts = new Map<string, number>();
+  private previousDiscovered: DesiredIoc[] = [];
+  private soakTimer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private running = false;
+  private again = false;
+  private stopped = false;
+  lastPlan: Plan | undefined;
+  lastPlanAt: Date | undefined;
+  /** Number of /sys/class/nvme scans, for benchmarks: one per pass. */
+  sysfsScans = 0;
+  passes = 0;
+  tron: boolean;
+
+  constructor(private readonly opts: StacdServiceOptions) {
+    this.config = opts.config;
+    this.tron = opts.config.tron;
+    if (opts.lkcPath) this.ours = loadOwned(opts.lkcPath);
+  }
+
+  private get tidOpts(): TidOptions {
+    return { defaultHostNqn: this.opts.identity.hostNqn, ignoreIface: this.config.ignoreIface };
+  }
+
+  start(): void {
+    this.soak();
+  }
+
+  reload(config: StacdConfig): void {
+    this.config = config;
+    this.tron = config.tron;
+    this.soak();
+  }
+
+  /** Something changed (stafd signal, uevent, SIGHUP): reconcile after the soak. */
+  soak(ms = this.opts.soakMs ?? 1500): void {
+    if (this.stopped) return;
+    if (this.soakTimer) clearTimeout(this.soakTimer);
+    this.soakTimer = setTimeout(() => void this.reconcile(), ms);
+    this.soakTimer.unref?.();
+  }
+
+  private async inputs() {
+    this.sysfsScans++;
+    const [kernel, owners, stafd] = await Promise.all([
+      this.opts.kernel.scan(),
+      readOwners(this.opts.registryDir),
+      this.opts.stafd(),
+    ]);
+    return { kernel, owners, stafd };
+  }
+
+  /** The plan a pass would execute now, without executing it (`stacctl plan`). */
+  async dryRun(): Promise<Plan> {
+    const { kernel, owners, stafd } = await this.inputs();
+    return this.plan(kernel, owners, stafd);
+  }
+
+  private plan(kernel: KernelController[], owners: Map<string, string>, stafd: StafdView): Plan {
+    return planIoControllers({
+      config: this.config,
+      tidOpts: this.tidOpts,
+      stafd,
+      kernel,
+      ifaces: this.opts.ifaces(),
+      owners,
+      ours: this.ours,
+      attempts: this.attempts,
+      previousDiscovered: this.previousDiscovered,
+    });
+  }
+
+  /** One pass: scan, plan, execute. Coalesced: a pass requested during one runs once afterwards. */
+  async reconcile(): Promise<Plan | undefined> {
+    if (this.stopped) return undefined;
+    if (this.running) {
+      this.again = true;
+      return undefined;
+    }
+    this.running = true;
+    try {
+      this.passes++;
+      const { kernel, owners, stafd } = await this.inputs();
+      if (!stafd.answered)
+        this.opts.log('debug', 'stafd is not answering: no discovered controller will be removed');
+      // Forget devices that are gone.
+      const present = new Set(kernel.map((c) => c.device));
+      for (const d of this.ours) if (!present.has(d)) this.ours.delete(d);
+      const plan = this.plan(kernel, owners, stafd);
+      if (stafd.answered) this.previousDiscovered = plan.discovered;
+      this.lastPlan = plan;
+      this.lastPlanAt = new Date();
+      await this.execute(plan, owners);
+      if (this.opts.lkcPath) {
+        try {
+          saveOwned(this.opts.lkcPath, this.ours);
+        } catch (e) {
+          this.opts.log('error', `Unable to save last known config: ${(e as Error).message}`);
+        }
+      }
+      return plan;
+    } finally {
+      this.running = false;
+      if (this.again) {
+        this.again = false;
+        this.soak(0);
+      }
+    }
+  }
+
+  private connectRequest(item: PlanItem, desired: DesiredIoc | undefined): ConnectRequest {
+    const entry = desired?.entry;
+    const o = effectiveConnectOptions(this.config.connect, entry?.overrides ?? {});
+    const t = item.tid;
+    return {
+      transport: t.transport,
+      traddr: t.traddr,
+      trsvcid: t.trsvcid,
+      nqn: t.subsysnqn,
+      hostNqn: t.hostNqn,
+      hostId: this.opts.identity.hostId,
+      hostTraddr: t.hostTraddr || undefined,
+      hostIface: t.hostIface || undefined,
+      kato: o.kato,
+      ctrlLossTmo: o.ctrlLossTmo,
+      reconnectDelay: o.reconnectDelay,
+      nrIoQueues: o.nrIoQueues,
+      nrWriteQueues: o.nrWriteQueues,
+      nrPollQueues: o.nrPollQueues,
+      queueSize: o.queueSize,
+      hdrDigest: o.hdrDigest,
+      dataDigest: o.dataDigest,
+      disableSqflow: o.disableSqflow,
+      // A per-controller secret wins over the host key (nvme-stas documents it so; libnvme did the opposite).
+      dhchapSecret: entry?.dhchapSecret ?? this.opts.identity.hostKey,
+      dhchapCtrlSecret: entry?.dhchapCtrlSecret,
+    };
+  }
+
+  private async execute(plan: Plan, owners: Map<string, string>): Promise<void> {
+    let failures = 0;
+    await Promise.all(
+      plan.items.map(async (item) => {
+        const key = item.tid.key();
+        if (item.action === 'keep' && item.device && item.desired) {
+          // Adopted (e.g. made by nvme connect or the udev rule): claim it unless someone else did.
+          this.ours.add(item.device);
+          if (!owners.has(item.device))
+            await claim(item.device, 'stas', this.opts.registryDir).catch(() => {});
+          this.attempts.delete(key);
+        } else if (item.action === 'connect') {
+          try {
+            const c = await this.opts.kernel.connect(this.connectRequest(item, item.desired));
+            this.ours.add(c.device);
+            await claim(c.device, 'stas', this.opts.registryDir).catch((e: Error) =>
+              this.opts.log('warning', `registry: ${e.message}`),
+            );
+            this.attempts.delete(key);
+            this.opts.log('info', `${item.tid.toString()} | ${c.device} - Connection established!`);
+          } catch (e) {
+            failures++;
+            const n = (this.attempts.get(key) ?? 0) + 1;
+            this.attempts.set(key, n);
+            const code = e instanceof KernelConnectError ? e.code : '';
+            this.opts.log(
+              n === 1 ? 'error' : 'debug',
+              `${item.tid.toString()} | Failed to connect to controller. ${(e as Error).message}`,
+            );
+            if (code === 'EALREADY') this.soak(); // an equivalent connection exists: the next scan adopts it
+          }
+        } else if (item.action === 'disconnect' && item.device) {
+          try {
+            await this.opts.kernel.disconnect(item.device);
+            this.ours.delete(item.device);
+            await release(item.device, this.opts.registryDir).catch(() => {});
+            this.opts.log('info', `${item.tid.toString()} | ${item.device} - Disconnected (${item.reason})`);
+          } catch (e) {
+            this.opts.log(
+              'error',
+              `${item.tid.toString()} | ${item.device} - Failed to disconnect: ${(e as Error).message}`,
+            );
+          }
+        }
+      }),
+    );
+    if (failures > 0) this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer || this.stopped) return;
+    const anyRetried = [...this.attempts.values()].some((n) => n > 1);
+    const ms = anyRetried ? (this.opts.retry?.slowMs ?? 60_000) : (this.opts.retry?.fastMs ?? 3000);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.reconcile();
+    }, ms);
+    this.retryTimer.unref?.();
+  }
+
+  /** Stops reconciling; connections are left in place (stacd never tears them down on exit). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.soakTimer) clearTimeout(this.soakTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.opts.lkcPath) {
+      try {
+        saveOwned(this.opts.lkcPath, this.ours);
+      } catch {
+        // already reported by the passes
+      }
+    }
+  }
+
+  // ---- org.nvmexpress.stac API ----
+
+  private dict(item: PlanItem, detailed: boolean): Record<string, string> {
+    const { 'host-nqn': hostNqn, ...head } = item.tid.idDict();
+    const d: Record<string, string> = { ...head, 'host-nqn': hostNqn!, device: item.device ?? 'nvme?' };
+    if (!detailed) return d;
+    const dlpe = this.lastPlan?.discovered.find((x) => x.tid.key() === item.tid.key())?.dlpe;
+    return {
+      ...d,
+      'connect attempts': String(this.attempts.get(item.tid.key()) ?? 0),
+      connected: item.action === 'keep' && item.device ? 'True' : 'False',
+      dlpe: dlpe ? JSON.stringify(dlpeToDict(dlpe)) : 'None',
+      'dlpe.eflags.ncc': dlpe && (dlpe.eflags & EFlags.NCC) !== 0 ? 'True' : 'False',
+      plan: `${item.action}: ${item.reason}`,
+    };
+  }
+
+  /** IOCs stacd manages (wanted ones and its own connections). */
+  listControllers(detailed: boolean): Record<string, string>[] {
+    // The wanted ones (connected, to connect, given up on NCC): what nvme-stas lists as its IOCs.
+    return (this.lastPlan?.items ?? []).filter((i) => i.desired).map((i) => this.dict(i, detailed));
+  }
+
+  controllerInfo(...tid: TidArgs): string {
+    const item = this.lastPlan?.items.find((i) => {
+      const t = i.tid;
+      return (
+        [t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostTraddr, t.hostIface, t.hostNqn].join('\0') ===
+        tid.join('\0')
+      );
+    });
+    return JSON.stringify(item ? this.dict(item, true) : {});
+  }
+
+  processInfo(): string {
+    return JSON.stringify({
+      tron: this.tron,
+      'log-level': this.tron ? 'DEBUG' : 'INFO',
+      hostnqn: this.opts.identity.hostNqn,
+      hostid: this.opts.identity.hostId,
+      hostkey: this.opts.identity.hostKey ? '<redacted>' : '',
+      symname: this.opts.identity.symname ?? '',
+      'last known config file': this.opts.lkcPath ?? '',
+      'reconcile passes': String(this.passes),
+      'sysfs scans': String(this.sysfsScans),
+      'last plan': this.lastPlanAt?.toISOString() ?? '',
+    });
+  }
+
+  /** JSON: the plan a pass would execute now. */
+  async planJson(): Promise<string> {
+    return planToJson(await this.dryRun());
+  }
+}

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
+import { parseStacdConfig } from '../../src/core/config/service-config.js';
+import type { ConnectRequest } from '../../src/core/connect-options.js';
+import type { KernelController } from '../../src/core/kernel-controller.js';
+import { EFlags } from '../../src/core/nvme/discovery-log.js';
+import type { StafdView } from '../../src/core/stacd/plan.js';
+import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import { StacdService } from '../../src/daemons/stacd/service.js';
+import { ioEntry } from '../support/discovery-target.js';
+
+const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
+const dc = Tid.from(
+  { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '8009', subsysnqn: WELL_KNOWN_DISC_NQN },
+  { defaultHostNqn: identity.hostNqn },
+);
+
+/** An in-memory kernel: connect adds a live controller, disconnect removes it; failures on demand. */
+function fakeKernel() {
+  const ctrls: KernelController[] = [];
+  const requests: ConnectRequest[] = [];
+  let next = 0;
+  const refuse = new Set<string>();
+  return {
+    ctrls,
+    requests,
+    refuse,
+    port: {
+      scan: async () => ctrls.map((c) => ({ ...c })),
+      connect: async (r: ConnectRequest) => {
+        requests.push(r);
+        if (refuse.has(r.nqn))
+          throw new KernelConnectError('ECONNREFUSED', 'ECONNREFUSED: connection refused by the target');
+        const device = `nvme${next++}`;
+        ctrls.push({
+          device,
+          transport: r.transport,
+          traddr: r.traddr,
+          trsvcid: r.trsvcid ?? '',
+          subsysnqn: r.nqn,
+          hostNqn: r.hostNqn,
+          hostId: r.hostId,
+          hostTraddr: '',
+          hostIface: '',
+          srcAddr: '127.0.0.1',
+          cntrltype: 'io',
+          dctype: 'none',
+          state: 'live',
+          hasNamespaces: true,
+        });
+        return { device, instance: next - 1, cntlid: 1 };
+      },
+      disconnect: async (d: string) => {
+        ctrls.splice(
+          ctrls.findIndex((c) => c.device === d),
+          1,
+        );
+      },
+    },
+  };
+}
+
+function setup(
+  conf = '',
+  view: () => StafdView = () => ({ answered: true, dcs: [{ dc, entries: [ioEntry(1), ioEntry(2)] }] }),
+) {
+  const k = fakeKernel();
+  const dir = mkdtempSync(join(tmpdir(), 'stacd-'));
+  const logs: string[] = [];
+  const s = new StacdService({
+    config: parseStacdConfig(conf).config,
+    identity,
+    stafd: async () => view(),
+    kernel: k.port,
+    ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    registryDir: join(dir, 'registry'),
+    lkcPath: join(dir, 'run', 'last-known-config.json'),
+    soakMs: 10,
+    retry: { fastMs: 20, slowMs: 50 },
+  });
+  return { s, k, dir, logs };
+}
+
+test('a pass connects what is listed, claims it in the registry, the next pass keeps it; one scan per pass', async () => {
+  const { s, k, dir } = setup('[Global]\nkato = 120\nqueue-size = 64\n');
+  const plan = await s.reconcile();
+  assert.deepEqual(
+    plan!.items.map((i) => i.action),
+    ['connect', 'connect'],
+  );
+  assert.equal(k.ctrls.length, 2);
+  assert.equal(k.requests[0]!.kato, 120);
+  assert.equal(k.requests[0]!.queueSize, 64);
+  assert.equal(readFileSync(join(dir, 'registry', 'nvme0', 'owner'), 'utf8'), 'stas\n');
+  const again = await s.reconcile();
+  assert.deepEqual(
+    again!.items.map((i) => `${i.action} ${i.device}`),
+    ['keep nvme0', 'keep nvme1'],
+  );
+  assert.equal(k.requests.length, 2, 'no duplicate connects');
+  assert.equal(s.sysfsScans, s.passes);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8')).owned, [
+    'nvme0',
+    'nvme1',
+  ]);
+  assert.equal(s.listControllers(false).length, 2);
+  assert.equal(s.listControllers(true)[0]!['connected'], 'True');
+});
+
+test('a DLPE that goes is disconnected; stafd not answering disconnects nothing', async () => {
+  let view: StafdView = { answered: true, dcs: [{ dc, entries: [ioEntry(1), ioEntry(2)] }] };
+  const { s, k } = setup('', () => view);
+  await s.reconcile();
+  view = { answered: false };
+  const quiet = await s.reconcile();
+  assert.ok(quiet!.items.every((i) => i.action === 'keep'));
+  assert.equal(k.ctrls.length, 2);
+  view = { answered: true, dcs: [{ dc, entries: [ioEntry(1)] }] };
+  const p = await s.reconcile();
+  assert.deepEqual(
+    p!.items.map((i) => `${i.action} ${i.device}`),
+    ['keep nvme0', 'disconnect nvme1'],
+  );
+  assert.deepEqual(
+    k.ctrls.map((c) => c.device),
+    ['nvme0'],
+  );
+});
+
+test('the plan shown (dry run) is the plan then executed', async () => {
+  const { s } = setup();
+  const shown = JSON.parse(await s.planJson());
+  const done = await s.reconcile();
+  assert.deepEqual(
+    shown.map((i: { action: string; subsysnqn: string }) => [i.action, i.subsysnqn]),
+    done!.items.map((i) => [i.action, i.tid.subsysnqn]),
+  );
+});
+
+test('failed connects are retried (fast, then slow); NCC gives up after connect-attempts-on-ncc', async () => {
+  const view = (): StafdView => ({
+    answered: true,
+    dcs: [{ dc, entries: [ioEntry(1, { eflags: EFlags.NCC })] }],
+  });
+  const { s, k, logs } = setup('[I/O controller connection management]\nconnect-attempts-on-ncc = 2\n', view);
+  k.refuse.add('nqn.2024-01.io.stas-test:subsys1');
+  await s.reconcile();
+  const deadline = Date.now() + 3000;
+  while (k.requests.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(k.requests.length, 2, 'two attempts, then NCC stops it');
+  assert.equal((await s.dryRun()).items[0]!.action, 'skip');
+  assert.equal(logs.filter((l) => l.startsWith('error:')).length, 1, 'the failure is logged once');
+  await s.stop();
+});
