@@ -146,6 +146,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     lkcPath: defaultLkcPath(PROG),
   });
 
+  // Know whether stafd is there before answering anything (a plan asked for at start must not say
+  // "stafd is not answering" only because the name watch was not set up yet).
+  await staf.onLogPagesChanged(() => service.soak());
+  await staf.onDcRemoved(() => service.soak());
+  const stafWatch = await watchName(bus, STAFD_DBUS_NAME, (owner) => {
+    stafdPresent = owner !== null;
+    log('info', owner ? 'stafd is on the bus' : 'stafd left the bus: keeping every connection');
+    service.soak();
+  });
+
   try {
     await exportStacService(bus, {
       listControllers: (detailed) => service.listControllers(detailed),
@@ -163,14 +173,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     log('error', `D-Bus: ${(e as Error).message}`);
     return 1;
   }
-
-  await staf.onLogPagesChanged(() => service.soak());
-  await staf.onDcRemoved(() => service.soak());
-  const stafWatch = await watchName(bus, STAFD_DBUS_NAME, (owner) => {
-    stafdPresent = owner !== null;
-    log('info', owner ? 'stafd is on the bus' : 'stafd left the bus: keeping every connection');
-    service.soak();
-  });
 
   const uevents = new UeventMonitor();
   try {

@@ -1,0 +1,219 @@
+/**
+ * stafd + stacd + the kernel nvmet target with a private dbus-daemon, in the kernel lab: every I/O controller of
+ * the discovery log is connected by the kernel; a subsystem removed from the port (AEN) is disconnected under
+ * only-stas-connections and kept under no-disconnect; a connection made outside stas is adopted, not duplicated;
+ * controller= lines stay when their DLPE goes; stacd and stafd restarts disconnect nothing; the plan shown before
+ * a change is the plan executed.
+ *
+ * Runs inside the kernel lab guest (npm run test:lab); skipped anywhere else.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { stacClient, stafClient } from '../../src/adapters/dbus/clients.js';
+import { openSystemBus } from '../../src/adapters/dbus/service.js';
+import { scanControllers } from '../../src/adapters/kernel/sysfs.js';
+import { startDbusDaemon } from '../support/dbus-daemon.js';
+import { connectOptions, fabricsConnect, freshLab, labSkipReason } from './support/host.js';
+
+const skip = labSkipReason();
+const NQN = (i: number) => `nqn.2024-01.io.stas-lab:stacd-${i}`;
+
+async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const ioNqns = async () =>
+  (await scanControllers())
+    .filter((c) => c.cntrltype === 'io')
+    .map((c) => c.subsysnqn)
+    .sort();
+
+/** A daemon process of ours on the private bus. */
+function daemon(
+  prog: 'stafd' | 'stacd',
+  conf: string,
+  sys: string,
+  bus: string,
+  runDir: string,
+): ChildProcess & { output: () => string } {
+  const p = spawn(process.execPath, [`dist/src/cli/${prog}.js`, '-f', conf, '--sys-conf', sys], {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: bus, RUNTIME_DIRECTORY: runDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  p.stdout!.on('data', (d) => (out += d));
+  p.stderr!.on('data', (d) => (out += d));
+  return Object.assign(p, { output: () => out });
+}
+
+async function stopDaemon(p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return;
+  p.kill('SIGTERM');
+  const [code] = await once(p, 'exit');
+  assert.equal(code, 0);
+}
+
+test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts, plan', {
+  skip,
+}, async (t) => {
+  const { nvmet, host, disc } = await freshLab(t);
+  for (const i of [1, 2, 3])
+    nvmet.addSubsystem({
+      nqn: NQN(i),
+      namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }],
+      ports: [disc],
+    });
+  const dbus = await startDbusDaemon();
+  t.after(() => dbus.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'stas-lab-'));
+  const sys = join(dir, 'sys.conf');
+  writeFileSync(sys, `[Host]\nnqn = ${host.hostnqn}\nid = ${host.hostid}\n`);
+  const stafConf = join(dir, 'stafd.conf');
+  writeFileSync(
+    stafConf,
+    '[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=8009\n',
+  );
+  const stacConf = join(dir, 'stacd.conf');
+  writeFileSync(
+    stacConf,
+    `[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=8009;nqn=${NQN(3)}\n`,
+  );
+
+  let stafd = daemon('stafd', stafConf, sys, dbus.address, join(dir, 'stafd'));
+  let stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
+  t.after(async () => {
+    for (const p of [stacd, stafd]) if (p.exitCode === null) p.kill('SIGKILL');
+  });
+
+  // All I/O controllers of the log are connected, once each.
+  await until('3 IOCs connected', async () => (await ioNqns()).length === 3).catch((e) => {
+    throw new Error(`${e.message}\nstafd:\n${stafd.output()}\nstacd:\n${stacd.output()}`);
+  });
+  assert.deepEqual(await ioNqns(), [NQN(1), NQN(2), NQN(3)]);
+
+  const bus = await openSystemBus({ address: dbus.address });
+  t.after(() => bus.disconnect());
+  const stac = stacClient(bus);
+  assert.equal((await stac.listControllers(false)).length, 3);
+
+  // The plan shown before a change is what then happens: with stacd stopped, subsys1 leaves the port; stafd
+  // re-reads its log (AEN); stacd starts again and is asked for its plan before its first pass (1.5 s soak).
+  await stopDaemon(stacd);
+  nvmet.unlink(NQN(1), disc);
+  const staf = stafClient(bus);
+  await until('stafd saw the change', async () => !(await staf.getAllLogPages(false)).includes(NQN(1)));
+  stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
+  let shown: { action: string; subsysnqn: string; device?: string }[] | undefined;
+  await until('stacd plan', async () => {
+    try {
+      shown = JSON.parse(await stac.plan());
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(shown!.map((i) => [i.action, i.subsysnqn]).sort(), [
+    ['disconnect', NQN(1)],
+    ['keep', NQN(2)],
+    ['keep', NQN(3)],
+  ]);
+  // AEN → log_pages_changed → stacd disconnects what stas made (only-stas-connections, the default).
+  await until('subsys1 disconnected', async () => !(await ioNqns()).includes(NQN(1)));
+  assert.deepEqual(await ioNqns(), [NQN(2), NQN(3)]);
+
+  // controller= stays when its DLPE goes.
+  nvmet.unlink(NQN(3), disc);
+  nvmet.link(NQN(1), disc); // keep the port listening with something else
+  await until('subsys1 back', async () => (await ioNqns()).includes(NQN(1)));
+  await new Promise((r) => setTimeout(r, 2000));
+  assert.ok((await ioNqns()).includes(NQN(3)), 'the controller= IOC is kept without its DLPE');
+
+  // A connection made outside stas (nvme connect, the udev rule) is adopted, not duplicated.
+  await stopDaemon(stacd);
+  nvmet.addSubsystem({
+    nqn: NQN(4),
+    namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }],
+    ports: [disc],
+  });
+  fabricsConnect(
+    connectOptions({
+      transport: 'tcp',
+      traddr: '127.0.0.1',
+      trsvcid: 8009,
+      nqn: NQN(4),
+      hostnqn: host.hostnqn,
+      hostid: host.hostid,
+    }),
+  );
+  stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
+  await until('stacd adopted subsys4', async () => {
+    try {
+      return (await stac.listControllers(false)).some(
+        (c) => c['subsysnqn'] === NQN(4) && c['device'] !== 'nvme?',
+      );
+    } catch {
+      return false;
+    }
+  });
+  assert.equal(
+    (await ioNqns()).filter((n) => n === NQN(4)).length,
+    1,
+    'no duplicate of the nvme-connect-made controller',
+  );
+
+  // Restarts disconnect nothing.
+  const before = await ioNqns();
+  await stopDaemon(stacd);
+  assert.deepEqual(await ioNqns(), before, 'stopping stacd leaves connections in place');
+  stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
+  await stopDaemon(stafd);
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.deepEqual(await ioNqns(), before, 'stacd restarted while stafd is away: nothing disconnected');
+  stafd = daemon('stafd', stafConf, sys, dbus.address, join(dir, 'stafd'));
+  await new Promise((r) => setTimeout(r, 4000));
+  assert.deepEqual(await ioNqns(), before, 'stafd restart: nothing disconnected');
+  await stopDaemon(stacd);
+  await stopDaemon(stafd);
+});
+
+test('no-disconnect keeps connections when their DLPE goes', { skip }, async (t) => {
+  const { nvmet, host, disc } = await freshLab(t);
+  for (const i of [1, 2])
+    nvmet.addSubsystem({
+      nqn: NQN(i),
+      namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }],
+      ports: [disc],
+    });
+  const dbus = await startDbusDaemon();
+  t.after(() => dbus.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'stas-lab-'));
+  const sys = join(dir, 'sys.conf');
+  writeFileSync(sys, `[Host]\nnqn = ${host.hostnqn}\nid = ${host.hostid}\n`);
+  const stafConf = join(dir, 'stafd.conf');
+  writeFileSync(
+    stafConf,
+    '[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=8009\n',
+  );
+  const stacConf = join(dir, 'stacd.conf');
+  writeFileSync(stacConf, '[I/O controller connection management]\ndisconnect-scope = no-disconnect\n');
+  const stafd = daemon('stafd', stafConf, sys, dbus.address, join(dir, 'stafd'));
+  const stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
+  t.after(async () => {
+    for (const p of [stacd, stafd]) if (p.exitCode === null) p.kill('SIGKILL');
+  });
+  await until('2 IOCs connected', async () => (await ioNqns()).length === 2);
+  nvmet.unlink(NQN(1), disc);
+  await new Promise((r) => setTimeout(r, 5000));
+  assert.deepEqual(await ioNqns(), [NQN(1), NQN(2)], 'sticky under no-disconnect');
+  await stopDaemon(stacd);
+  await stopDaemon(stafd);
+});
