@@ -60,6 +60,8 @@ export class StacdService {
   /** Number of /sys/class/nvme scans, for benchmarks: one per pass. */
   sysfsScans = 0;
   passes = 0;
+  /** Duration of the last pass that connected or disconnected something (scan, stafd query, plan, execution). */
+  lastWorkingPassMs: number | undefined;
   tron: boolean;
 
   constructor(private readonly opts: StacdServiceOptions) {
@@ -128,6 +130,7 @@ export class StacdService {
       return undefined;
     }
     this.running = true;
+    const started = process.hrtime.bigint();
     try {
       this.passes++;
       const { kernel, owners, stafd } = await this.inputs();
@@ -141,6 +144,9 @@ export class StacdService {
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
       await this.execute(plan, owners);
+      if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
+        this.lastWorkingPassMs = Number(process.hrtime.bigint() - started) / 1e6;
+      }
       if (this.opts.lkcPath) {
         try {
           saveOwned(this.opts.lkcPath, this.ours);
@@ -306,6 +312,8 @@ export class StacdService {
       'last known config file': this.opts.lkcPath ?? '',
       'reconcile passes': String(this.passes),
       'sysfs scans': String(this.sysfsScans),
+      'last working pass':
+        this.lastWorkingPassMs === undefined ? '' : `${this.lastWorkingPassMs.toFixed(1)} ms`,
       'last plan': this.lastPlanAt?.toISOString() ?? '',
     });
   }
