@@ -62,6 +62,8 @@ export class StacdService {
   passes = 0;
   /** Duration of the last pass that connected or disconnected something (scan, stafd query, plan, execution). */
   lastWorkingPassMs: number | undefined;
+  /** Its phases: inputs (sysfs scan, registry, stafd query), plan, execution. */
+  lastWorkingPassPhases = '';
   tron: boolean;
 
   constructor(private readonly opts: StacdServiceOptions) {
@@ -134,6 +136,7 @@ export class StacdService {
     try {
       this.passes++;
       const { kernel, owners, stafd } = await this.inputs();
+      const gotInputs = process.hrtime.bigint();
       if (!stafd.answered)
         this.opts.log('debug', 'stafd is not answering: no discovered controller will be removed');
       // Forget devices that are gone.
@@ -143,9 +146,13 @@ export class StacdService {
       if (stafd.answered) this.previousDiscovered = plan.discovered;
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
+      const planned = process.hrtime.bigint();
       await this.execute(plan, owners);
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
-        this.lastWorkingPassMs = Number(process.hrtime.bigint() - started) / 1e6;
+        const done = process.hrtime.bigint();
+        const ms = (a: bigint, b: bigint) => (Number(b - a) / 1e6).toFixed(1);
+        this.lastWorkingPassMs = Number(done - started) / 1e6;
+        this.lastWorkingPassPhases = `inputs ${ms(started, gotInputs)} ms, plan ${ms(gotInputs, planned)} ms, execution ${ms(planned, done)} ms`;
       }
       if (this.opts.lkcPath) {
         try {
@@ -314,6 +321,7 @@ export class StacdService {
       'sysfs scans': String(this.sysfsScans),
       'last working pass':
         this.lastWorkingPassMs === undefined ? '' : `${this.lastWorkingPassMs.toFixed(1)} ms`,
+      'last working pass phases': this.lastWorkingPassPhases,
       'last plan': this.lastPlanAt?.toISOString() ?? '',
     });
   }
