@@ -62,6 +62,9 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   lastError: string | undefined;
   /** 'cdc' | 'ddc' | '' once identified. */
   dctype = '';
+  /** Identify Controller model and serial number, once connected. */
+  model = '';
+  serial = '';
   registered = false;
   /** Epoch ms of the last successful log read. */
   lastRead: number | undefined;
@@ -163,6 +166,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       void this.readLog(session);
     });
     const id = session.identify;
+    this.model = id.model;
+    this.serial = id.serial;
     this.dctype = id.dctype === DcType.cdc ? 'cdc' : id.dctype === DcType.ddc ? 'ddc' : '';
     if (this.dctype === 'cdc') await this.register(session);
     this.usePleo = false;

@@ -104,6 +104,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     lkcPath: defaultLkcPath(PROG),
   });
 
+  // Restore the cached controllers and log pages before taking the bus name, so that the first caller (stacd
+  // after a restart) already gets them.
+  service.start();
+
   let bus: Awaited<ReturnType<typeof openSystemBus>>;
   try {
     bus = await openSystemBus({ onClose: () => log('error', 'Lost the connection to D-Bus') });
@@ -135,7 +139,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   };
   applyZeroconf();
-  service.start();
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
   return await new Promise<number>((resolve) => {

@@ -124,7 +124,10 @@ export class StafdService {
   private soak(): void {
     if (this.stopped) return;
     if (this.soakTimer) clearTimeout(this.soakTimer);
-    this.soakTimer = setTimeout(() => void this.reconcile(), this.opts.soakMs ?? 1500);
+    this.soakTimer = setTimeout(() => {
+      this.soakTimer = undefined;
+      void this.reconcile();
+    }, this.opts.soakMs ?? 1500);
     this.soakTimer.unref?.();
   }
 
@@ -291,6 +294,7 @@ export class StafdService {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.soakTimer) clearTimeout(this.soakTimer);
+    this.soakTimer = undefined;
     this.saveLkc();
     await Promise.all([...this.dcs.values()].map((r) => r.stop()));
   }
@@ -335,8 +339,8 @@ export class StafdService {
             ...this.info(r),
             hostid: this.opts.identity.hostId,
             hostnqn: r.tid.hostNqn,
-            model: '',
-            serial: '',
+            model: r.model,
+            serial: r.serial,
             dctype: r.dctype,
             cntrltype: r.dctype || r.connected ? 'discovery' : '',
             connected: r.connected ? 'True' : 'False',
