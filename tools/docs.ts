@@ -198,6 +198,8 @@ export const PROGRAMS: ProgramDoc[] = [
       ['status', 'Process information and every controller.'],
       ['plan', 'The reconciler plan: what the next pass would connect, disconnect, keep or skip, and why.'],
       ['tron, troff', 'Switch debug messages on or off.'],
+      ['--json', 'Print JSON instead of Python pprint text (stas extension).'],
+      ['-H, --human', 'Print readable tables (stas extension).'],
     ],
     extra: [
       [
