@@ -1,147 +1,115 @@
 /**
- * The lab demo (runs inside the kernel lab guest; scripts/demo.sh boots it): a real nvmet target with three
- * subsystems, stas' host identity from stasadm, the userspace NVMe/TCP discovery session reading the target's
- * discovery log, every I/O controller connected through the kernel, then a subsystem added on the target and the
- * AEN-driven connect of it.
+ * The demo (runs inside the kernel lab guest; scripts/demo.sh boots it): the kernel nvmet target with three
+ * subsystems, a private dbus-daemon, a real avahi-daemon announcing the discovery controller over mDNS, stafd and
+ * stacd. It shows — through stafctl and stacctl, in human form — the DC found, its log page, the I/O controllers
+ * connected, then adds a subsystem on the target and shows the AEN-driven connect.
  */
-import { execFileSync } from 'node:child_process';
-import { once } from 'node:events';
-import { loadHostIdentity } from '../src/adapters/host-identity.js';
-import { KernelFabrics } from '../src/adapters/kernel/fabrics.js';
-import { scanControllers } from '../src/adapters/kernel/sysfs.js';
-import { DiscoverySession } from '../src/adapters/nvme-tcp/discovery-session.js';
-import type { DiscoveryLogEntry } from '../src/core/nvme/discovery-log.js';
-import { SubType } from '../src/core/nvme/discovery-log.js';
-import { Tid, WELL_KNOWN_DISC_NQN } from '../src/core/tid.js';
-import { labSkipReason } from '../test/lab/support/host.js';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labSkipReason, resetLab } from '../test/lab/support/host.js';
 import { Nvmet } from '../test/lab/support/nvmet.js';
+import { publishService, startAvahiDaemon } from '../test/support/avahi.js';
+import { startDbusDaemon } from '../test/support/dbus-daemon.js';
 
 const skip = labSkipReason();
 if (skip) {
   console.error(`demo: ${skip}. Run it with scripts/demo.sh.`);
   process.exit(2);
 }
-
-const say = (s: string) => console.log(`\n\x1b[1m== ${s}\x1b[0m`);
-const subtype = (n: number) => ({ 1: 'referral', 2: 'nvme', 3: 'discovery' })[n] ?? String(n);
-function table(rows: string[][]): void {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}`.trimEnd());
+const t0 = Date.now();
+const say = (s: string) =>
+  console.log(`\n\x1b[1m== ${s}\x1b[0m  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+const nqn = (i: number) => `nqn.2024-01.io.stas-demo:subsys${i}`;
+const ioCount = () => readdirSync('/sys/class/nvme').length;
+async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`demo: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
+const dir = mkdtempSync(join(tmpdir(), 'stas-demo-'));
+const sys = join(dir, 'sys.conf');
 say('host identity (stasadm)');
-execFileSync(process.execPath, [
-  'dist/src/cli/stasadm.js',
-  '-c',
-  '/etc/stas/sys.conf',
-  'hostnqn',
-  '-f',
-  '/etc/nvme/hostnqn',
-]);
-execFileSync(process.execPath, [
-  'dist/src/cli/stasadm.js',
-  '-c',
-  '/etc/stas/sys.conf',
-  'hostid',
-  '-f',
-  '/etc/nvme/hostid',
-]);
-const { identity } = loadHostIdentity('/etc/stas/sys.conf');
-console.log(`  host NQN ${identity.hostNqn}\n  host ID  ${identity.hostId}`);
+execFileSync(process.execPath, ['dist/src/cli/stasadm.js', '-c', sys, 'hostnqn', '-f', '/etc/nvme/hostnqn']);
+execFileSync(process.execPath, ['dist/src/cli/stasadm.js', '-c', sys, 'hostid', '-f', '/etc/nvme/hostid']);
+execFileSync(process.execPath, ['dist/src/cli/stasadm.js', '-c', sys, 'set-symname', 'stas demo host']);
+console.log(`  ${sys}:\n${execFileSync('cat', [sys], { encoding: 'utf8' }).replace(/^/gm, '    ')}`);
 
-say('target: kernel nvmet, discovery on 127.0.0.1:8009, I/O on 127.0.0.1:4420');
+say('target: kernel nvmet, discovery on 127.0.0.1:8009 with three subsystems');
 const nvmet = new Nvmet();
-nvmet.teardown();
+await resetLab(nvmet);
 const disc = nvmet.addDiscoveryPort();
-const io = nvmet.addPort({ trsvcid: 4420 });
-const nqn = (i: number) => `nqn.2024-01.io.stas-demo:subsys${i}`;
-for (const i of [1, 2, 3]) {
+for (const i of [1, 2, 3])
   nvmet.addSubsystem({
     nqn: nqn(i),
     namespaces: [{ backend: 'null_blk', sizeBytes: 64 << 20 }],
-    ports: [io],
+    ports: [disc],
   });
-  nvmet.link(nqn(i), disc);
-}
-console.log(`  subsystems: ${[1, 2, 3].map(nqn).join(', ')}`);
 
-say('discovery controller (userspace NVMe/TCP)');
-const session = await DiscoverySession.connect({
-  traddr: '127.0.0.1',
-  trsvcid: 8009,
-  hostNqn: identity.hostNqn,
-  hostId: identity.hostId,
-  subsysnqn: WELL_KNOWN_DISC_NQN,
-  katoMs: 30_000,
-});
-console.log(
-  `  connected: cntlid ${session.cntlid}, model "${session.identify.model}", ${session.identify.subnqn}`,
+say('system services: a private dbus-daemon and avahi-daemon; the DC announced with avahi-publish');
+const dbus = await startDbusDaemon();
+const avahi = await startAvahiDaemon(dbus.address);
+const pub = publishService(dbus.address, 'stas demo DC', '_nvme-disc._tcp', 8009, ['p=tcp']);
+await pub.established;
+console.log('  avahi-publish -s "stas demo DC" _nvme-disc._tcp 8009 p=tcp');
+
+say('stafd and stacd start (no controller= line: everything comes from mDNS)');
+writeFileSync(join(dir, 'stafd.conf'), '[Global]\nkato = 30\n');
+writeFileSync(join(dir, 'stacd.conf'), '[Global]\n');
+const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address };
+const daemons = (['stafd', 'stacd'] as const).map((p) =>
+  spawn(process.execPath, [`dist/src/cli/${p}.js`, '-f', join(dir, `${p}.conf`), '--sys-conf', sys], {
+    env: { ...env, RUNTIME_DIRECTORY: join(dir, p) },
+    stdio: 'ignore',
+  }),
 );
-await session.enableDiscoveryChangeNotices();
-
-const showLog = (entries: DiscoveryLogEntry[]) =>
-  table([
-    ['subtype', 'traddr', 'trsvcid', 'subnqn'],
-    ...entries.map((e) => [subtype(e.subtype), e.traddr, e.trsvcid, e.subnqn]),
-  ]);
-let log = await session.readDiscoveryLog();
-say(`discovery log page (genctr ${log.genctr}, ${log.entries.length} entries)`);
-showLog(log.entries);
-
-const kernel = new KernelFabrics();
-const connected = new Set<string>();
-async function connectAll(entries: DiscoveryLogEntry[]): Promise<void> {
-  for (const e of entries.filter((x) => x.subtype === SubType.nvme)) {
-    // The log lists the discovery port; nvmet serves the same subsystems for I/O on 4420.
-    const tid = Tid.from(
-      { transport: 'tcp', traddr: e.traddr, trsvcid: '4420', subsysnqn: e.subnqn },
-      { defaultHostNqn: identity.hostNqn },
-    );
-    if (connected.has(tid.key())) continue;
-    const c = await kernel.connect({
-      transport: tid.transport,
-      traddr: tid.traddr,
-      trsvcid: tid.trsvcid,
-      nqn: tid.subsysnqn,
-      hostNqn: tid.hostNqn,
-      hostId: identity.hostId,
-      kato: 120,
-    });
-    connected.add(tid.key());
-    console.log(`  ${tid.toString()} | ${c.device} - Connection established!`);
+const ctl = (prog: 'stafctl' | 'stacctl', ...args: string[]) =>
+  execFileSync(process.execPath, [`dist/src/cli/${prog}.js`, ...args], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+const ctlOk = (prog: 'stafctl' | 'stacctl', ...args: string[]) => {
+  try {
+    return ctl(prog, ...args);
+  } catch {
+    return '';
   }
-}
-async function showKernel(): Promise<void> {
-  const ctrls = await scanControllers();
-  table([
-    ['device', 'state', 'transport', 'address', 'subsysnqn'],
-    ...ctrls.map((c) => [c.device, c.state, c.transport, `${c.traddr}:${c.trsvcid}`, c.subsysnqn]),
-  ]);
-}
+};
 
-say('connecting the I/O controllers through /dev/nvme-fabrics');
-await connectAll(log.entries);
-say('kernel view (one sysfs scan)');
-await showKernel();
+await until('stafd to find and read the DC', () => /subsys3/.test(ctlOk('stafctl', '-H', 'adlp')));
+say('stafctl -H ls: the discovery controller found by mDNS');
+console.log(ctl('stafctl', '-H', 'ls'));
+say('stafctl -H adlp: its discovery log page');
+console.log(ctl('stafctl', '-H', 'adlp'));
 
-say('target change: subsys4 added to the port -> AEN');
-const aen = once(session, 'aen');
-nvmet.addSubsystem({ nqn: nqn(4), namespaces: [{ backend: 'null_blk', sizeBytes: 64 << 20 }], ports: [io] });
-const t0 = Date.now();
+await until('stacd to connect the three I/O controllers', () => ioCount() >= 3);
+say('stacctl -H ls: the I/O controllers stacd connected through the kernel');
+console.log(ctl('stacctl', '-H', 'ls'));
+console.log('  the kernel view: ', readdirSync('/sys/class/nvme').join(' '));
+
+say('target change: subsys4 added to the discovery port -> AEN');
+nvmet.addSubsystem({ nqn: nqn(4), namespaces: [{ backend: 'null_blk', sizeBytes: 64 << 20 }], ports: [] });
+const tChange = Date.now();
 nvmet.link(nqn(4), disc);
-const [event] = await aen;
+await until('the AEN-driven connect of subsys4', () => ioCount() >= 4);
 console.log(
-  `  AEN received after ${Date.now() - t0} ms: type ${event.type}, info 0x${event.info.toString(16)}, log page 0x${event.logPage.toString(16)}`,
+  `  subsys4 connected ${((Date.now() - tChange) / 1000).toFixed(1)} s after the change (AEN, stafd re-read, stacd pass)`,
 );
-log = await session.readDiscoveryLog();
-say(`discovery log page (genctr ${log.genctr}, ${log.entries.length} entries)`);
-showLog(log.entries);
-await connectAll(log.entries);
-say('kernel view');
-await showKernel();
+console.log(ctl('stacctl', '-H', 'ls'));
+say('stacctl -H plan: what stacd would do now (nothing left to do)');
+console.log(ctl('stacctl', '-H', 'plan'));
 
-say('clean up');
-await session.close();
-for (const c of await scanControllers()) await kernel.disconnect(c.device);
-nvmet.teardown();
-console.log('  done');
+say('stop: SIGTERM to both daemons; the connections stay in place');
+for (const d of daemons) d.kill('SIGTERM');
+await new Promise((r) => setTimeout(r, 1000));
+console.log(`  controllers still connected: ${ioCount()}`);
+await pub.stop();
+await avahi.stop();
+await dbus.stop();
+await resetLab(nvmet);
+say('done');
