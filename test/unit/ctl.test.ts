@@ -1,7 +1,7 @@
 // stafctl and stacctl end to end: a private dbus-daemon, the real stafd (or a fake stacd), outputs compared with CPython's pprint.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -64,8 +64,16 @@ interface Run {
 /** Runs a CLI without blocking this process (it may be the D-Bus service the CLI talks to). */
 function run(prog: string, args: string[], env: NodeJS.ProcessEnv = {}, uid?: number): Promise<Run> {
   return new Promise((resolve, reject) => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    // Another user cannot write the coverage files of this (root) run, and Node hands NODE_V8_COVERAGE to every
+    // child even when it is left out: point it at a directory that user may write (its coverage is not counted).
+    if (uid !== undefined && childEnv['NODE_V8_COVERAGE']) {
+      const dir = mkdtempSync(join(tmpdir(), 'stas-cov-'));
+      chmodSync(dir, 0o777);
+      childEnv['NODE_V8_COVERAGE'] = dir;
+    }
     const p = spawn(process.execPath, [prog, ...args], {
-      env: { ...process.env, ...env },
+      env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(uid !== undefined ? { uid, gid: uid } : {}),
     });
