@@ -483,3 +483,23 @@ export function commonCommands<
     },
   ];
 }
+
+/** `events`: the daemon's recent history (stas extension), oldest first; -H: time, kind, controller, detail. */
+export function eventsCommand<C extends { events(): Promise<string> }>(daemon: string): CommandSpec<C> {
+  return {
+    name: 'events',
+    summary: 'Show the recent history of discovery and connection changes, with timestamps',
+    usage: '',
+    options: {},
+    optionsHelp: '',
+    async run(c) {
+      const items = parseDaemonJson(daemon, 'events', await c.events());
+      const rows = (Array.isArray(items) ? items : []).map((e) =>
+        isRecord(e)
+          ? [cell(e['time']), cell(e['kind']), cell(e['controller']), cell(e['device']), cell(e['detail'])]
+          : [cell(e), '-', '-', '-', '-'],
+      );
+      return { data: items, human: () => table(['time', 'kind', 'controller', 'device', 'detail'], rows) };
+    },
+  };
+}

@@ -9,6 +9,7 @@ import {
   cell,
   commonCommands,
   ctlMain,
+  eventsCommand,
   isRecord,
   parseDaemonJson,
   runCli,
@@ -42,7 +43,11 @@ const STACCTL: CtlProgram<StacClient> = {
   prog: 'stacctl',
   daemon: 'stacd',
   description: 'STorage Appliance Connector (STAC)',
-  commands: [...commonCommands<StacClient>('stacd', 'I/O controllers', (c) => buildStatus('stacd', c)), plan],
+  commands: [
+    ...commonCommands<StacClient>('stacd', 'I/O controllers', (c) => buildStatus('stacd', c)),
+    plan,
+    eventsCommand<StacClient>('stacd'),
+  ],
   client: (bus) => stacClient(bus),
 };
 

@@ -16,6 +16,7 @@ import {
   commonCommands,
   ctlMain,
   dictTable,
+  eventsCommand,
   humanStatus,
   isRecord,
   parseDaemonJson,
@@ -174,6 +175,7 @@ const STAFCTL: CtlProgram<StafClient> = {
     ),
     dlp,
     adlp,
+    eventsCommand<StafClient>('stafd'),
   ],
   client: (bus) => stafClient(bus),
 };

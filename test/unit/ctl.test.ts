@@ -113,7 +113,7 @@ describe('command line (no daemon needed)', () => {
       assert.match(h.stdout, /-H, --human/);
     }
     const h = await run(STACCTL, ['-h']);
-    assert.match(h.stdout, /\{tron,troff,status,ls,plan\}/);
+    assert.match(h.stdout, /\{tron,troff,status,ls,plan,events\}/);
     const ls = await run(STAFCTL, ['ls', '-h']);
     assert.equal(ls.code, 0);
     assert.match(ls.stdout, /^usage: stafctl ls \[-h\] \[--json \| -H\] \[-d\]\n/);
@@ -122,8 +122,8 @@ describe('command line (no daemon needed)', () => {
 
   test('usage errors exit 2 with argparse-style messages', async () => {
     const cases: [string, string[], RegExp][] = [
-      [STAFCTL, ['foo'], /stafctl: error: argument \{tron,troff,status,ls,dlp,adlp\}: invalid choice: 'foo'/],
-      [STACCTL, ['dlp'], /stacctl: error: argument \{tron,troff,status,ls,plan\}: invalid choice: 'dlp'/],
+      [STAFCTL, ['foo'], /stafctl: error: argument \{tron,troff,status,ls,dlp,adlp,events\}: invalid choice: 'foo'/],
+      [STACCTL, ['dlp'], /stacctl: error: argument \{tron,troff,status,ls,plan,events\}: invalid choice: 'dlp'/],
       [
         STAFCTL,
         ['dlp'],
@@ -465,6 +465,8 @@ describe('stafctl: permission denied by the stas D-Bus policy', {
         getTron: () => false,
         setTron: () => {},
         logLevel: () => 'INFO',
+        events: () =>
+          '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
       };
       await exportStafService(bus, api);
       const env = { DBUS_SYSTEM_BUS_ADDRESS: dbus.address };
@@ -567,6 +569,8 @@ describe('stacctl against a stacd test double on a private bus', { skip: noBus }
         tron = on;
       },
       logLevel: () => (tron ? 'DEBUG' : 'INFO'),
+      events: () =>
+        '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
       plan: () => JSON.stringify(plan),
     };
     await exportStacService(bus, api);

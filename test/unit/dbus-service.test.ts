@@ -9,11 +9,14 @@ import { promisify } from 'node:util';
 import dbus, { type DBusError, type MessageBus } from 'dbus-next/index.js';
 import { stacClient, stafClient, watchName } from '../../src/adapters/dbus/clients.js';
 import {
+  eventsInterface,
   idlXml,
   interfaceXml,
   type ObjectSpec,
+  STACD_DBUS_NAME,
   STACD_OBJECT,
   STACD_PLAN_INTERFACE,
+  STAFD_DBUS_NAME,
   STAFD_OBJECT,
   signatureOf,
 } from '../../src/adapters/dbus/idl.js';
@@ -189,6 +192,8 @@ function fakeStaf() {
       state.tron = on;
     },
     logLevel: () => (state.tron ? 'DEBUG' : 'INFO'),
+    events: () =>
+      '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
   };
   return { api, calls, state };
 }
@@ -211,6 +216,8 @@ function fakeStac() {
       tron = on;
     },
     logLevel: () => (tron ? 'DEBUG' : 'INFO'),
+    events: () =>
+      '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
     plan: (ctx) => JSON.stringify({ connect: [], disconnect: [], uid: ctx?.uid }),
   };
   return { api, calls };
@@ -345,22 +352,28 @@ function expectedBusctlRows(spec: ObjectSpec): string[] {
 }
 
 describe('IDL', () => {
-  test('stafd: the generated IDL is nvme-stas stafd.idl byte for byte (but for trailing blank lines)', () => {
-    assert.equal(idlXml(STAFD_OBJECT), NVME_STAS_STAFD_IDL);
+  test('stafd: nvme-stas stafd.idl byte for byte (but for trailing blank lines), plus the separate .events interface', () => {
+    const events = `\n\n${interfaceXml(eventsInterface(STAFD_DBUS_NAME))}`;
+    const xml = idlXml(STAFD_OBJECT);
+    assert.ok(xml.includes(events));
+    assert.equal(xml.replace(events, ''), NVME_STAS_STAFD_IDL);
+    assert.deepEqual(membersOfXml(xml)['org.nvmexpress.staf.events'], ['method events(out s events_json)']);
   });
 
-  test('stacd: nvme-stas stacd.idl byte for byte, plus the separate org.nvmexpress.stac.plan interface', () => {
+  test('stacd: nvme-stas stacd.idl byte for byte, plus the separate .plan and .events interfaces', () => {
     const plan = `\n\n${interfaceXml(STACD_PLAN_INTERFACE)}`;
+    const events = `\n\n${interfaceXml(eventsInterface(STACD_DBUS_NAME))}`;
     const xml = idlXml(STACD_OBJECT);
-    assert.ok(xml.includes(plan));
-    assert.equal(xml.replace(plan, ''), NVME_STAS_STACD_IDL);
+    assert.ok(xml.includes(plan) && xml.includes(events));
+    assert.equal(xml.replace(plan, '').replace(events, ''), NVME_STAS_STACD_IDL);
     assert.deepEqual(membersOfXml(xml)['org.nvmexpress.stac.plan'], ['method plan(out s plan_json)']);
   });
 
   test('the data description and the XML writer agree', () => {
     assert.deepEqual(membersOfXml(idlXml(STAFD_OBJECT)), membersOfSpec(STAFD_OBJECT));
     assert.deepEqual(membersOfXml(idlXml(STACD_OBJECT)), membersOfSpec(STACD_OBJECT));
-    assert.deepEqual(membersOfXml(NVME_STAS_STAFD_IDL), membersOfSpec(STAFD_OBJECT));
+    const { 'org.nvmexpress.staf.events': _events, ...nvmeStas } = membersOfSpec(STAFD_OBJECT);
+    assert.deepEqual(membersOfXml(NVME_STAS_STAFD_IDL), nvmeStas);
   });
 });
 

@@ -98,6 +98,24 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
   await until('signal after the change', () => changed.length >= 1);
   await until('new log', async () => (await staf.getLogPages(...tidA)).length === 1);
 
+  // The history (stas extension): through D-Bus and stafctl events.
+  const events = JSON.parse(await staf.events()) as { kind: string; controller?: string; time: string }[];
+  for (const kind of ['dc-added', 'connected', 'log-pages'])
+    assert.ok(
+      events.some((e) => e.kind === kind),
+      kind,
+    );
+  assert.ok(events.every((e) => !Number.isNaN(Date.parse(e.time))));
+  const ctl = spawn(process.execPath, [STAFD.replace('stafd.js', 'stafctl.js'), '-H', 'events'], {
+    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address },
+  });
+  let table = '';
+  ctl.stdout.on('data', (d) => (table += d));
+  const [ctlCode] = await once(ctl, 'exit');
+  assert.equal(ctlCode, 0);
+  assert.match(table, /^TIME\s+KIND\s+CONTROLLER\s+DEVICE\s+DETAIL/m);
+  assert.match(table, new RegExp(`log-pages\\s+\\(tcp, 127\\.0\\.0\\.1, ${a.port}`));
+
   // tron through the debug interface.
   await staf.setTron(true);
   assert.equal(await staf.logLevel(), 'DEBUG');

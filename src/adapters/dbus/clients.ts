@@ -314,6 +314,8 @@ export interface StafClient {
   logLevel(): Promise<string>;
   onLogPagesChanged(cb: (tid: TidArgs, device: string) => void): Promise<Subscription>;
   onDcRemoved(cb: () => void): Promise<Subscription>;
+  /** JSON text (org.nvmexpress.staf.events, stas extension) */
+  events(): Promise<string>;
 }
 
 export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
@@ -335,6 +337,7 @@ export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClien
         cb(body.slice(0, 7) as TidArgs, body[7] as string),
       ),
     onDcRemoved: (cb) => subscribe(bus, STAFD_OBJECT, main, 'dc_removed', () => cb()),
+    events: async () => (await call(`${main}.events`, 'events', [])) as string,
   };
 }
 
@@ -350,6 +353,8 @@ export interface StacClient {
   logLevel(): Promise<string>;
   /** JSON text (org.nvmexpress.stac.plan, stas extension) */
   plan(): Promise<string>;
+  /** JSON text (org.nvmexpress.stac.events, stas extension) */
+  events(): Promise<string>;
 }
 
 export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClient {
@@ -365,5 +370,6 @@ export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClien
     setTron: (on) => setProperty(debug, 'tron', 'b', on),
     logLevel: async () => (await getProperty(debug, 'log_level')) as string,
     plan: async () => (await call(`${main}.plan`, 'plan', [])) as string,
+    events: async () => (await call(`${main}.events`, 'events', [])) as string,
   };
 }

@@ -96,6 +96,7 @@ export const STAFD_OBJECT: ObjectSpec = {
         { name: 'dc_removed', args: [] },
       ],
     },
+    eventsInterface(STAFD_DBUS_NAME),
   ],
 };
 
@@ -107,6 +108,16 @@ export const STACD_PLAN_INTERFACE: InterfaceSpec = {
   signals: [],
 };
 
+/** stas extension: the recent history of a daemon (`stafctl events`, `stacctl events`). */
+export function eventsInterface(busName: string): InterfaceSpec {
+  return {
+    name: `${busName}.events`,
+    properties: [],
+    methods: [{ name: 'events', in: [], out: [s('events_json')] }],
+    signals: [],
+  };
+}
+
 /** stacd: `org.nvmexpress.stac.debug` and `org.nvmexpress.stac` as nvme-stas' stacd.idl, plus `.plan`. */
 export const STACD_OBJECT: ObjectSpec = {
   daemon: 'stacd',
@@ -116,6 +127,7 @@ export const STACD_OBJECT: ObjectSpec = {
     debugInterface(STACD_DBUS_NAME),
     { name: STACD_DBUS_NAME, properties: [], methods: [listControllers], signals: [] },
     STACD_PLAN_INTERFACE,
+    eventsInterface(STACD_DBUS_NAME),
   ],
 };
 

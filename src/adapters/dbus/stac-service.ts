@@ -28,6 +28,8 @@ export interface StacApi {
   setTron(on: boolean): void;
   /** property log_level (s, read): "DEBUG" or "INFO" */
   logLevel(): string;
+  /** <name>.events.events() → s (JSON): stas extension, the recent history */
+  events(ctx?: CallContext): Awaitable<string>;
   /** org.nvmexpress.stac.plan.plan() → s (JSON): stas extension */
   plan(ctx?: CallContext): Awaitable<string>;
 }
@@ -55,6 +57,7 @@ export async function exportStacService(
       methods: {
         [`${main}.list_controllers`]: ([detailed], ctx) => api.listControllers(detailed as boolean, ctx),
         [`${debug}.process_info`]: (_args, ctx) => api.processInfo(ctx),
+        [`${main}.events.events`]: (_args, ctx) => api.events(ctx),
         [`${debug}.controller_info`]: (args, ctx) =>
           api.controllerInfo(...(args.slice(0, 7) as TidArgs), ctx),
         [`${main}.plan.plan`]: (_args, ctx) => api.plan(ctx),

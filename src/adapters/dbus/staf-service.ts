@@ -32,6 +32,8 @@ export interface StafApi {
   setTron(on: boolean): void;
   /** property log_level (s, read): "DEBUG" or "INFO" */
   logLevel(): string;
+  /** <name>.events.events() → s (JSON): stas extension, the recent history */
+  events(ctx?: CallContext): Awaitable<string>;
 }
 
 export interface StafService {
@@ -65,6 +67,7 @@ export async function exportStafService(
         [`${main}.get_log_pages`]: (args, ctx) => api.getLogPages(...tid(args), ctx),
         [`${main}.get_all_log_pages`]: ([detailed], ctx) => api.getAllLogPages(detailed as boolean, ctx),
         [`${debug}.process_info`]: (_args, ctx) => api.processInfo(ctx),
+        [`${main}.events.events`]: (_args, ctx) => api.events(ctx),
         [`${debug}.controller_info`]: (args, ctx) => api.controllerInfo(...tid(args), ctx),
       },
       properties: {

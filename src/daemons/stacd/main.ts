@@ -167,6 +167,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         service.tron = on;
       },
       logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
+      events: () => service.eventsJson(),
       plan: () => service.planJson(),
     });
   } catch (e) {

@@ -8,6 +8,7 @@ import { claim, readOwners, release } from '../../adapters/kernel/registry.js';
 import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
+import { EventLog } from '../../core/events.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import type { KernelController } from '../../core/kernel-controller.js';
 import type { InterfaceMap } from '../../core/match.js';
@@ -65,6 +66,8 @@ export class StacdService {
   /** Its phases: inputs (sysfs scan, registry, stafd query), plan, execution. */
   lastWorkingPassPhases = '';
   tron: boolean;
+  /** Recent history for `stacctl events`. */
+  readonly events = new EventLog();
 
   constructor(private readonly opts: StacdServiceOptions) {
     this.config = opts.config;
@@ -220,6 +223,12 @@ export class StacdService {
             );
             this.attempts.delete(key);
             this.opts.log('info', `${item.tid.toString()} | ${c.device} - Connection established!`);
+            this.events.add(new Date(), {
+              kind: 'connected',
+              controller: item.tid.toString(),
+              device: c.device,
+              detail: item.reason,
+            });
           } catch (e) {
             failures++;
             const n = (this.attempts.get(key) ?? 0) + 1;
@@ -229,6 +238,12 @@ export class StacdService {
               n === 1 ? 'error' : 'debug',
               `${item.tid.toString()} | Failed to connect to controller. ${(e as Error).message}`,
             );
+            if (n === 1)
+              this.events.add(new Date(), {
+                kind: 'connect-failed',
+                controller: item.tid.toString(),
+                detail: (e as Error).message,
+              });
             if (code === 'EALREADY') this.soak(); // an equivalent connection exists: the next scan adopts it
           }
         } else if (item.action === 'disconnect' && item.device) {
@@ -237,6 +252,12 @@ export class StacdService {
             this.ours.delete(item.device);
             await release(item.device, this.opts.registryDir).catch(() => {});
             this.opts.log('info', `${item.tid.toString()} | ${item.device} - Disconnected (${item.reason})`);
+            this.events.add(new Date(), {
+              kind: 'disconnected',
+              controller: item.tid.toString(),
+              device: item.device,
+              detail: item.reason,
+            });
           } catch (e) {
             this.opts.log(
               'error',
@@ -324,6 +345,10 @@ export class StacdService {
       'last working pass phases': this.lastWorkingPassPhases,
       'last plan': this.lastPlanAt?.toISOString() ?? '',
     });
+  }
+
+  eventsJson(): string {
+    return JSON.stringify(this.events.list());
   }
 
   /** JSON: the plan a pass would execute now. */

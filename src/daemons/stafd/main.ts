@@ -123,6 +123,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         service.tron = on;
       },
       logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
+      events: () => service.eventsJson(),
     });
   } catch (e) {
     log('error', `D-Bus: ${(e as Error).message}`);

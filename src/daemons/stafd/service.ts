@@ -6,6 +6,7 @@
 import { lookup } from 'node:dns/promises';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
+import { EventLog } from '../../core/events.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import {
@@ -75,6 +76,8 @@ export class StafdService {
   private again = false;
   private stopped = false;
   tron: boolean;
+  /** Recent history for `stafctl events`. */
+  readonly events = new EventLog();
 
   constructor(private readonly opts: StafdServiceOptions) {
     this.config = opts.config;
@@ -218,13 +221,21 @@ export class StafdService {
         this.dcs.delete(key);
         this.lostSince.delete(key);
         this.opts.log('info', `${r.tid.toString()} | Removing discovery controller: ${reason}`);
+        this.events.add(new Date(), { kind: 'dc-removed', controller: r.tid.toString(), detail: reason });
         await r.stop();
       }
       if (diff.remove.length) this.opts.signals.dcRemoved();
       for (const { key, origin } of diff.origin) this.dcs.get(key)!.origin = origin;
       for (const [key, c] of plan.desired)
         if (c.entry && this.dcs.has(key)) this.dcs.get(key)!.entry = c.entry;
-      for (const c of diff.add) this.addRunner(c).start();
+      for (const c of diff.add) {
+        this.events.add(new Date(), {
+          kind: 'dc-added',
+          controller: c.tid.toString(),
+          detail: `origin ${c.origin}`,
+        });
+        this.addRunner(c).start();
+      }
       // Runners restored from the last-known config start with the first pass.
       for (const r of this.dcs.values()) if (r.state === 'idle') r.start();
       this.saveLkc();
@@ -251,6 +262,11 @@ export class StafdService {
     });
     let lastReferrals = '';
     r.on('logPages', (pages) => {
+      this.events.add(new Date(), {
+        kind: 'log-pages',
+        controller: r.tid.toString(),
+        detail: `${pages.length} entries`,
+      });
       this.opts.signals.logPagesChanged(this.tidArgs(r.tid), 'nvme?');
       const refs = referralTids(r.tid, pages, this.tidOpts)
         .map((t) => t.key())
@@ -261,7 +277,17 @@ export class StafdService {
       }
       this.saveLkc();
     });
-    r.on('state', () => {
+    r.on('state', (state) => {
+      if (state === 'connected')
+        this.events.add(new Date(), { kind: 'connected', controller: r.tid.toString() });
+      else if (state === 'waiting' && r.lastError)
+        this.events.add(new Date(), {
+          kind: 'connect-failed',
+          controller: r.tid.toString(),
+          detail: r.lastError,
+        });
+      else if (state === 'waiting')
+        this.events.add(new Date(), { kind: 'connection-lost', controller: r.tid.toString() });
       if (r.origin === 'discovered') this.soak();
     });
     this.dcs.set(c.tid.key(), r);
@@ -375,6 +401,10 @@ export class StafdService {
       'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer ? 'on' : 'off'}]`,
       'discovery controllers': String(this.dcs.size),
     });
+  }
+
+  eventsJson(): string {
+    return JSON.stringify(this.events.list());
   }
 
   controllerInfo(...tid: TidArgs): string {
