@@ -198,7 +198,10 @@ export const PROGRAMS: ProgramDoc[] = [
       ['ls [-d]', 'List the I/O controllers (detailed with -d).'],
       ['status', 'Process information and every controller.'],
       ['plan', 'The reconciler plan: what the next pass would connect, disconnect, keep or skip, and why.'],
-      ['events', 'The recent history of connections made, lost and removed, with timestamps (stas extension).'],
+      [
+        'events',
+        'The recent history of connections made, lost and removed, with timestamps (stas extension).',
+      ],
       ['tron, troff', 'Switch debug messages on or off.'],
       ['--json', 'Print JSON instead of Python pprint text (stas extension).'],
       ['-H, --human', 'Print readable tables (stas extension).'],

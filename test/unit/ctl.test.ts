@@ -122,8 +122,16 @@ describe('command line (no daemon needed)', () => {
 
   test('usage errors exit 2 with argparse-style messages', async () => {
     const cases: [string, string[], RegExp][] = [
-      [STAFCTL, ['foo'], /stafctl: error: argument \{tron,troff,status,ls,dlp,adlp,events\}: invalid choice: 'foo'/],
-      [STACCTL, ['dlp'], /stacctl: error: argument \{tron,troff,status,ls,plan,events\}: invalid choice: 'dlp'/],
+      [
+        STAFCTL,
+        ['foo'],
+        /stafctl: error: argument \{tron,troff,status,ls,dlp,adlp,events\}: invalid choice: 'foo'/,
+      ],
+      [
+        STACCTL,
+        ['dlp'],
+        /stacctl: error: argument \{tron,troff,status,ls,plan,events\}: invalid choice: 'dlp'/,
+      ],
       [
         STAFCTL,
         ['dlp'],
