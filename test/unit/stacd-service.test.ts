@@ -104,10 +104,10 @@ test('a pass connects what is listed, claims it in the registry, the next pass k
   );
   assert.equal(k.requests.length, 2, 'no duplicate connects');
   assert.equal(s.sysfsScans, s.passes);
-  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8')).owned, [
-    'nvme0',
-    'nvme1',
-  ]);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8')).owned, {
+    nvme0: 'tcp|127.0.0.1|4420|nqn.2024-01.io.stas-test:subsys1|nqn.host',
+    nvme1: 'tcp|127.0.0.1|4420|nqn.2024-01.io.stas-test:subsys2|nqn.host',
+  });
   assert.equal(s.listControllers(false).length, 2);
   assert.equal(s.listControllers(true)[0]!['connected'], 'True');
 });
@@ -157,4 +157,24 @@ test('failed connects are retried (fast, then slow); NCC gives up after connect-
   assert.equal((await s.dryRun()).items[0]!.action, 'skip');
   assert.equal(logs.filter((l) => l.startsWith('error:')).length, 1, 'the failure is logged once');
   await s.stop();
+});
+
+test("a recycled device name is not taken for stacd's own controller", async () => {
+  let view: StafdView = { answered: true, dcs: [{ dc, entries: [ioEntry(1)] }] };
+  const { s, k, dir } = setup('', () => view);
+  await s.reconcile();
+  assert.deepEqual(
+    k.ctrls.map((c) => c.device),
+    ['nvme0'],
+  );
+  // nvme0 vanishes outside stacd (nvme disconnect), the kernel gives the name to a controller someone else makes.
+  k.ctrls.splice(0, 1, { ...k.ctrls[0]!, subsysnqn: 'nqn.2024-01.io.other:foreign' });
+  view = { answered: true, dcs: [{ dc, entries: [] }] };
+  const p = await s.reconcile();
+  assert.deepEqual(
+    p!.items.map((i) => `${i.action} ${i.device}: ${i.reason}`),
+    ['keep nvme0: not made by stas'],
+  );
+  assert.equal(k.ctrls.length, 1, 'the foreign controller is left alone');
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8')).owned, {});
 });

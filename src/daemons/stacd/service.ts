@@ -10,6 +10,7 @@ import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import { EventLog } from '../../core/events.js';
 import type { HostIdentity } from '../../core/host-identity.js';
+import { canonicalIp } from '../../core/ipaddr.js';
 import type { KernelController } from '../../core/kernel-controller.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { EFlags } from '../../core/nvme/discovery-log.js';
@@ -46,9 +47,29 @@ export interface StacdServiceOptions {
   retry?: { fastMs: number; slowMs: number };
 }
 
+/** What must not change for a device to still be the controller stacd claimed. */
+export function controllerIdentity(
+  c: Pick<KernelController, 'transport' | 'traddr' | 'trsvcid' | 'subsysnqn' | 'hostNqn'>,
+): string {
+  return [c.transport, canonicalIp(c.traddr) ?? c.traddr, c.trsvcid, c.subsysnqn, c.hostNqn].join('|');
+}
+
+function requestIdentity(item: PlanItem): string {
+  const t = item.tid;
+  return controllerIdentity({
+    transport: t.transport,
+    traddr: t.traddr,
+    trsvcid: t.trsvcid,
+    subsysnqn: t.subsysnqn,
+    hostNqn: t.hostNqn,
+  });
+}
+
 export class StacdService {
   private config: StacdConfig;
-  private ours = new Set<string>();
+  /** Controllers stacd made or adopted: device → identity when it was claimed. */
+  private owned = new Map<string, string>();
+  private currentPass: Promise<unknown> | undefined;
   private readonly attempts = new Map<string, number>();
   private previousDiscovered: DesiredIoc[] = [];
   private soakTimer: NodeJS.Timeout | undefined;
@@ -72,7 +93,7 @@ export class StacdService {
   constructor(private readonly opts: StacdServiceOptions) {
     this.config = opts.config;
     this.tron = opts.config.tron;
-    if (opts.lkcPath) this.ours = loadOwned(opts.lkcPath);
+    if (opts.lkcPath) this.owned = loadOwned(opts.lkcPath);
   }
 
   private get tidOpts(): TidOptions {
@@ -121,7 +142,7 @@ export class StacdService {
       kernel,
       ifaces: this.opts.ifaces(),
       owners,
-      ours: this.ours,
+      ours: new Set(this.owned.keys()),
       attempts: this.attempts,
       previousDiscovered: this.previousDiscovered,
     });
@@ -135,6 +156,10 @@ export class StacdService {
       return undefined;
     }
     this.running = true;
+    let finish: (() => void) | undefined;
+    this.currentPass = new Promise<void>((r) => {
+      finish = r;
+    });
     const started = process.hrtime.bigint();
     try {
       this.passes++;
@@ -142,15 +167,13 @@ export class StacdService {
       const gotInputs = process.hrtime.bigint();
       if (!stafd.answered)
         this.opts.log('debug', 'stafd is not answering: no discovered controller will be removed');
-      // Forget devices that are gone.
-      const present = new Set(kernel.map((c) => c.device));
-      for (const d of this.ours) if (!present.has(d)) this.ours.delete(d);
+      await this.forgetRecycled(kernel, owners);
       const plan = this.plan(kernel, owners, stafd);
       if (stafd.answered) this.previousDiscovered = plan.discovered;
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
       const planned = process.hrtime.bigint();
-      await this.execute(plan, owners);
+      await this.execute(plan, owners, kernel);
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
         const done = process.hrtime.bigint();
         const ms = (a: bigint, b: bigint) => (Number(b - a) / 1e6).toFixed(1);
@@ -159,7 +182,7 @@ export class StacdService {
       }
       if (this.opts.lkcPath) {
         try {
-          saveOwned(this.opts.lkcPath, this.ours);
+          saveOwned(this.opts.lkcPath, this.owned);
         } catch (e) {
           this.opts.log('error', `Unable to save last known config: ${(e as Error).message}`);
         }
@@ -167,10 +190,30 @@ export class StacdService {
       return plan;
     } finally {
       this.running = false;
+      finish?.();
       if (this.again) {
         this.again = false;
         this.soak(0);
       }
+    }
+  }
+
+  /**
+   * Device names are recycled: a controller stacd made may vanish (nvme disconnect, ctrl-loss-tmo) and its name
+   * go to a controller someone else makes. Ownership holds only while the device still has the identity it had
+   * when stacd claimed it; stale `stas` registry entries are released, and a `stas` entry stacd cannot vouch for
+   * is not taken as proof of ownership.
+   */
+  private async forgetRecycled(kernel: KernelController[], owners: Map<string, string>): Promise<void> {
+    const byDev = new Map(kernel.map((c) => [c.device, c]));
+    for (const [dev, id] of this.owned) {
+      const c = byDev.get(dev);
+      if (!c || controllerIdentity(c) !== id) this.owned.delete(dev);
+    }
+    for (const [dev, owner] of owners) {
+      if (owner !== 'stas' || this.owned.has(dev)) continue;
+      owners.delete(dev);
+      if (!byDev.has(dev)) await release(dev, this.opts.registryDir).catch(() => {});
     }
   }
 
@@ -203,21 +246,23 @@ export class StacdService {
     };
   }
 
-  private async execute(plan: Plan, owners: Map<string, string>): Promise<void> {
+  private async execute(plan: Plan, owners: Map<string, string>, kernel: KernelController[]): Promise<void> {
+    const kernelById = new Map(kernel.map((k) => [k.device, k]));
     let failures = 0;
     await Promise.all(
       plan.items.map(async (item) => {
         const key = item.tid.key();
         if (item.action === 'keep' && item.device && item.desired) {
           // Adopted (e.g. made by nvme connect or the udev rule): claim it unless someone else did.
-          this.ours.add(item.device);
+          const k = kernelById.get(item.device);
+          if (k) this.owned.set(item.device, controllerIdentity(k));
           if (!owners.has(item.device))
             await claim(item.device, 'stas', this.opts.registryDir).catch(() => {});
           this.attempts.delete(key);
         } else if (item.action === 'connect') {
           try {
             const c = await this.opts.kernel.connect(this.connectRequest(item, item.desired));
-            this.ours.add(c.device);
+            this.owned.set(c.device, requestIdentity(item));
             await claim(c.device, 'stas', this.opts.registryDir).catch((e: Error) =>
               this.opts.log('warning', `registry: ${e.message}`),
             );
@@ -249,7 +294,7 @@ export class StacdService {
         } else if (item.action === 'disconnect' && item.device) {
           try {
             await this.opts.kernel.disconnect(item.device);
-            this.ours.delete(item.device);
+            this.owned.delete(item.device);
             await release(item.device, this.opts.registryDir).catch(() => {});
             this.opts.log('info', `${item.tid.toString()} | ${item.device} - Disconnected (${item.reason})`);
             this.events.add(new Date(), {
@@ -284,11 +329,13 @@ export class StacdService {
   /** Stops reconciling; connections are left in place (stacd never tears them down on exit). */
   async stop(): Promise<void> {
     this.stopped = true;
+    // A pass in progress finishes first: a connection it makes is claimed and remembered.
+    await this.currentPass;
     if (this.soakTimer) clearTimeout(this.soakTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.opts.lkcPath) {
       try {
-        saveOwned(this.opts.lkcPath, this.ours);
+        saveOwned(this.opts.lkcPath, this.owned);
       } catch {
         // already reported by the passes
       }

@@ -132,7 +132,8 @@ export class StasRun {
   /** Starts stafd and waits until it answers on the bus. */
   async startStafd(): Promise<void> {
     await this.startBus();
-    const p = (this.stafd = this.spawn('stafd'));
+    const p = this.spawn('stafd');
+    this.stafd = p;
     await this.until('stafd on the bus', async () => {
       if (p.exitCode !== null) throw new Error(`stafd exited (${p.exitCode})\n${this.output()}`);
       return this.staf.processInfo().then(
@@ -145,7 +146,8 @@ export class StasRun {
   /** Starts stacd and waits until it answers on the bus. */
   async startStacd(): Promise<void> {
     await this.startBus();
-    const p = (this.stacd = this.spawn('stacd'));
+    const p = this.spawn('stacd');
+    this.stacd = p;
     await this.until('stacd on the bus', async () => {
       if (p.exitCode !== null) throw new Error(`stacd exited (${p.exitCode})\n${this.output()}`);
       return this.stac.processInfo().then(
@@ -187,6 +189,11 @@ export class StasRun {
       if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${this.output()}`);
       await sleep(100);
     }
+  }
+
+  /** Waits until stacd's output matches (it logs a connect or disconnect after the kernel shows it). */
+  async stacdSays(re: RegExp, ms = WAIT_MS): Promise<void> {
+    await this.until(`stacd to log ${re}`, () => re.test(this.out.stacd), ms);
   }
 
   /** `stacctl plan`, parsed. */
@@ -235,7 +242,8 @@ export class StasRun {
 /**
  * The start of a stafd + stacd lab test, like host.ts freshLab (no controllers, empty nvmet, new host identity,
  * a discovery port on 8009 and an I/O port on 4420) plus a clean ownership registry and a StasRun. When the
- * test ends the daemons are killed BEFORE the lab is reset, so stacd cannot reconnect what the reset deletes.
+ * test ends the daemons are killed BEFORE the lab is reset (so stacd cannot reconnect what the reset deletes),
+ * and the registry is cleared again.
  */
 export async function stasLab(t: { after: (fn: () => unknown) => void }): Promise<{
   nvmet: Nvmet;
@@ -253,6 +261,7 @@ export async function stasLab(t: { after: (fn: () => unknown) => void }): Promis
   t.after(async () => {
     await run.cleanup();
     await resetLab(nvmet);
+    clearRegistry();
   });
   return { nvmet, host, disc: nvmet.addDiscoveryPort(), io: nvmet.addPort({ trsvcid: 4420 }), run };
 }
