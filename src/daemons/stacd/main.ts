@@ -2,33 +2,27 @@
  * The stacd program: command line, pre-flight, configuration and host identity, the link to stafd (name watch,
  * signals, tri-state answers), kernel uevents, the udev rule shadow, D-Bus service, signals.
  */
-import { writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { loadConfigFileSync } from '../../adapters/config-file.js';
 import { stafClient, watchName } from '../../adapters/dbus/clients.js';
 import { idlXml, STACD_OBJECT, STAFD_DBUS_NAME } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStacService } from '../../adapters/dbus/stac-service.js';
-import { loadHostIdentity } from '../../adapters/host-identity.js';
 import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
 import { scanControllers } from '../../adapters/kernel/sysfs.js';
 import { UeventMonitor } from '../../adapters/kernel/uevents.js';
 import { maskAutoconnectRule, unmaskAutoconnectRule } from '../../adapters/udev-rule.js';
-import { parseStrict, type UsageError } from '../../cli/argv.js';
-import type { ConfigDiagnostic } from '../../core/config/diagnostics.js';
 import { parseStacdConfig, type StacdConfig } from '../../core/config/service-config.js';
 import type { InterfaceMap } from '../../core/match.js';
 import type { StafdView } from '../../core/stacd/plan.js';
 import { stafdViewFromJson } from '../../core/stacd/stafd-view.js';
 import { VERSION } from '../../version.js';
-import { createLogger, type Logger } from '../logger.js';
+import { type DaemonSpec, runUntilStopped, startDaemon } from '../program.js';
 import { defaultLkcPath } from '../stafd/last-known-config.js';
 import type { TidArgs } from '../stafd/service.js';
 import { StacdService } from './service.js';
 
 const PROG = 'stacd';
-const USAGE = `usage: ${PROG} [-h] [-f FILE] [-s] [--tron] [--idl FILE] [--sys-conf FILE] [-v]\n`;
-const HELP = `${USAGE}
+const HELP = `
 STorage Appliance Connector (stacd): connects to the NVMe-oF I/O controllers listed in the discovery log pages
 that stafd collects, and to those configured with controller=; removes connections per disconnect-scope.
 
@@ -46,10 +40,6 @@ signals: SIGHUP reloads the configuration (new parameters apply to new connectio
 leave every connection in place.
 `;
 
-function report(log: Logger, diags: readonly ConfigDiagnostic[]): void {
-  for (const d of diags) log(d.level === 'info' ? 'info' : d.level, d.message);
-}
-
 /** Interface → addresses (first = primary) from the OS, for matching connections to host-iface. */
 function interfaces(): InterfaceMap {
   const map = new Map<string, { ipv4: string[]; ipv6: string[] }>();
@@ -61,53 +51,18 @@ function interfaces(): InterfaceMap {
   return map;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseStrict([...argv], {
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-      'conf-file': { type: 'string', short: 'f' },
-      syslog: { type: 'boolean', short: 's' },
-      tron: { type: 'boolean' },
-      idl: { type: 'string' },
-      'sys-conf': { type: 'string' },
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${USAGE}${PROG}: error: ${(e as UsageError).message}\n`);
-    return 2;
-  }
-  if (values['help']) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (values['version']) {
-    process.stdout.write(`nvme-stas ${VERSION}\n`);
-    return 0;
-  }
-  if (typeof values['idl'] === 'string') {
-    writeFileSync(values['idl'], idlXml(STACD_OBJECT));
-    return 0;
-  }
-  if (process.geteuid?.() !== 0) {
-    process.stderr.write(`Permission denied. You need root privileges to run ${PROG}.\n`);
-    return 1;
-  }
+const SPEC: DaemonSpec<StacdConfig> = {
+  prog: PROG,
+  help: HELP,
+  idl: () => idlXml(STACD_OBJECT),
+  parse: parseStacdConfig,
+};
 
-  const confFile = (values['conf-file'] as string | undefined) ?? '/etc/stas/stacd.conf';
-  const first = loadConfigFileSync(confFile, parseStacdConfig);
-  const log = createLogger({ syslog: !!values['syslog'], tron: !!values['tron'] || first.config.tron });
-  report(log, first.diagnostics);
-  let config: StacdConfig = first.config;
-  let identity: ReturnType<typeof loadHostIdentity>['identity'];
-  try {
-    const loaded = loadHostIdentity((values['sys-conf'] as string | undefined) ?? '/etc/stas/sys.conf');
-    report(log, loaded.diagnostics);
-    identity = loaded.identity;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return 1;
-  }
+export async function main(argv: readonly string[]): Promise<number> {
+  const started = startDaemon(SPEC, argv);
+  if (typeof started === 'number') return started;
+  const { confFile, log, identity } = started;
+  let config: StacdConfig = started.config;
 
   let bus: Awaited<ReturnType<typeof openSystemBus>>;
   try {
@@ -205,33 +160,21 @@ export async function main(argv: readonly string[]): Promise<number> {
   service.start();
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
-  return await new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => {
-      const next = loadConfigFileSync(confFile, parseStacdConfig);
-      report(log, next.diagnostics);
-      if (next.hasErrors) {
-        log('error', `${confFile} has errors: keeping the last good configuration`);
-        return;
-      }
-      config = next.config;
-      log.tron = !!values['tron'] || config.tron;
+  return runUntilStopped(
+    SPEC,
+    started,
+    (next) => {
+      config = next;
       applyUdevRule();
       service.reload(config);
-      log('info', 'Configuration reloaded');
-    });
-    let stopping = false;
-    const stop = async (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log('info', `${sig} received: stopping (connections are left in place)`);
+    },
+    async () => {
+      log('info', 'connections are left in place');
       await service.stop();
       uevents.stop();
       await stafWatch.close().catch(() => {});
       if (!config.udevRule) await unmaskAutoconnectRule().catch(() => {});
       bus.disconnect();
-      resolve(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  });
+    },
+  );
 }

@@ -2,25 +2,19 @@
  * The stafd program: command line, pre-flight, configuration and host identity, D-Bus service, mDNS browsing,
  * signals (SIGHUP reload keeping the last good configuration, SIGTERM/SIGINT orderly exit).
  */
-import { writeFileSync } from 'node:fs';
-import { loadConfigFileSync } from '../../adapters/config-file.js';
 import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
-import { loadHostIdentity } from '../../adapters/host-identity.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/discovery-session.js';
-import { parseStrict, type UsageError } from '../../cli/argv.js';
-import type { ConfigDiagnostic } from '../../core/config/diagnostics.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
 import { VERSION } from '../../version.js';
-import { createLogger, type Logger } from '../logger.js';
+import { type DaemonSpec, runUntilStopped, startDaemon } from '../program.js';
 import { defaultLkcPath } from './last-known-config.js';
 import { StafdService, type TidArgs } from './service.js';
 import { startZeroconf, type Zeroconf } from './zeroconf.js';
 
 const PROG = 'stafd';
-const USAGE = `usage: ${PROG} [-h] [-f FILE] [-s] [--tron] [--idl FILE] [--sys-conf FILE] [-v]\n`;
-const HELP = `${USAGE}
+const HELP = `
 STorage Appliance Finder (stafd): locates NVMe-oF Discovery Controllers (configuration, mDNS, referrals),
 connects to them, caches their discovery log pages and publishes them on D-Bus (org.nvmexpress.staf).
 
@@ -37,58 +31,18 @@ options:
 signals: SIGHUP reloads the configuration (new parameters apply to new connections); SIGTERM/SIGINT stop.
 `;
 
-function report(log: Logger, diags: readonly ConfigDiagnostic[]): void {
-  for (const d of diags) log(d.level === 'info' ? 'info' : d.level, d.message);
-}
+const SPEC: DaemonSpec<StafdConfig> = {
+  prog: PROG,
+  help: HELP,
+  idl: () => idlXml(STAFD_OBJECT),
+  parse: parseStafdConfig,
+};
 
 export async function main(argv: readonly string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseStrict([...argv], {
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-      'conf-file': { type: 'string', short: 'f' },
-      syslog: { type: 'boolean', short: 's' },
-      tron: { type: 'boolean' },
-      idl: { type: 'string' },
-      'sys-conf': { type: 'string' },
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${USAGE}${PROG}: error: ${(e as UsageError).message}\n`);
-    return 2;
-  }
-  if (values['help']) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (values['version']) {
-    process.stdout.write(`nvme-stas ${VERSION}\n`);
-    return 0;
-  }
-  if (typeof values['idl'] === 'string') {
-    writeFileSync(values['idl'], idlXml(STAFD_OBJECT));
-    return 0;
-  }
-  if (process.geteuid?.() !== 0) {
-    process.stderr.write(`Permission denied. You need root privileges to run ${PROG}.\n`);
-    return 1;
-  }
-
-  const confFile = (values['conf-file'] as string | undefined) ?? '/etc/stas/stafd.conf';
-  const first = loadConfigFileSync(confFile, parseStafdConfig);
-  const log = createLogger({ syslog: !!values['syslog'], tron: !!values['tron'] || first.config.tron });
-  report(log, first.diagnostics);
-  let config: StafdConfig = first.config;
-
-  let identity: ReturnType<typeof loadHostIdentity>['identity'];
-  try {
-    const loaded = loadHostIdentity((values['sys-conf'] as string | undefined) ?? '/etc/stas/sys.conf');
-    report(log, loaded.diagnostics);
-    identity = loaded.identity;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
-    return 1;
-  }
+  const started = startDaemon(SPEC, argv);
+  if (typeof started === 'number') return started;
+  const { confFile, log, identity } = started;
+  let config: StafdConfig = started.config;
 
   let dbus: StafService | undefined;
   const service = new StafdService({
@@ -142,32 +96,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   applyZeroconf();
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
-  return await new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => {
-      const next = loadConfigFileSync(confFile, parseStafdConfig);
-      report(log, next.diagnostics);
-      if (next.hasErrors) {
-        log('error', `${confFile} has errors: keeping the last good configuration`);
-        return;
-      }
-      config = next.config;
-      log.tron = !!values['tron'] || config.tron;
+  return runUntilStopped(
+    SPEC,
+    started,
+    (next) => {
+      config = next;
       service.reload(config);
       applyZeroconf();
-      log('info', 'Configuration reloaded');
-    });
-    let stopping = false;
-    const stop = async (sig: string) => {
-      if (stopping) return;
-      stopping = true;
-      log('info', `${sig} received: stopping`);
+    },
+    async () => {
       zeroconf?.stop();
       await service.stop();
       await dbus?.close().catch(() => {});
       bus.disconnect();
-      resolve(0);
-    };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
-  });
+    },
+  );
 }

@@ -1,0 +1,124 @@
+/**
+ * What stafd and stacd share as programs: the command line (-h, -v, -f, -s, --tron, --idl, --sys-conf), the
+ * root check, the first configuration load with its diagnostics, the host identity, and the signal loop (SIGHUP
+ * reloads and keeps the last good configuration when the file has errors; SIGTERM/SIGINT stop).
+ */
+import { writeFileSync } from 'node:fs';
+import { loadConfigFileSync } from '../adapters/config-file.js';
+import { loadHostIdentity } from '../adapters/host-identity.js';
+import { parseStrict, type UsageError } from '../cli/argv.js';
+import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
+import type { HostIdentity } from '../core/host-identity.js';
+import { VERSION } from '../version.js';
+import { createLogger, type Logger } from './logger.js';
+
+export interface DaemonSpec<C extends { tron: boolean }> {
+  prog: 'stafd' | 'stacd';
+  /** The help text after the usage line. */
+  help: string;
+  idl: () => string;
+  parse: (text: string, file: string) => ConfigResult<C>;
+}
+
+export interface DaemonStart<C> {
+  confFile: string;
+  config: C;
+  log: Logger;
+  identity: HostIdentity;
+  /** --tron given on the command line (it wins over the file on reloads too). */
+  tronFlag: boolean;
+}
+
+export function usage(prog: string): string {
+  return `usage: ${prog} [-h] [-f FILE] [-s] [--tron] [--idl FILE] [--sys-conf FILE] [-v]\n`;
+}
+
+export function report(log: Logger, diags: readonly ConfigDiagnostic[]): void {
+  for (const d of diags) log(d.level === 'info' ? 'info' : d.level, d.message);
+}
+
+/** Parses the command line and loads configuration and identity; a number is the exit status to return now. */
+export function startDaemon<C extends { tron: boolean }>(
+  spec: DaemonSpec<C>,
+  argv: readonly string[],
+): DaemonStart<C> | number {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseStrict([...argv], {
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+      'conf-file': { type: 'string', short: 'f' },
+      syslog: { type: 'boolean', short: 's' },
+      tron: { type: 'boolean' },
+      idl: { type: 'string' },
+      'sys-conf': { type: 'string' },
+    }).values;
+  } catch (e) {
+    process.stderr.write(`${usage(spec.prog)}${spec.prog}: error: ${(e as UsageError).message}\n`);
+    return 2;
+  }
+  if (values['help']) {
+    process.stdout.write(`${usage(spec.prog)}${spec.help}`);
+    return 0;
+  }
+  if (values['version']) {
+    process.stdout.write(`nvme-stas ${VERSION}\n`);
+    return 0;
+  }
+  if (typeof values['idl'] === 'string') {
+    writeFileSync(values['idl'], spec.idl());
+    return 0;
+  }
+  if (process.geteuid?.() !== 0) {
+    process.stderr.write(`Permission denied. You need root privileges to run ${spec.prog}.\n`);
+    return 1;
+  }
+  const confFile = (values['conf-file'] as string | undefined) ?? `/etc/stas/${spec.prog}.conf`;
+  const first = loadConfigFileSync(confFile, spec.parse);
+  const tronFlag = !!values['tron'];
+  const log = createLogger({ syslog: !!values['syslog'], tron: tronFlag || first.config.tron });
+  report(log, first.diagnostics);
+  try {
+    const loaded = loadHostIdentity((values['sys-conf'] as string | undefined) ?? '/etc/stas/sys.conf');
+    report(log, loaded.diagnostics);
+    return { confFile, config: first.config, log, identity: loaded.identity, tronFlag };
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+/**
+ * Runs until SIGTERM/SIGINT: SIGHUP re-reads the file and calls `reload` with a configuration free of errors
+ * (otherwise the last good one stays); `stop` runs once. Resolves with the exit status.
+ */
+export function runUntilStopped<C extends { tron: boolean }>(
+  spec: DaemonSpec<C>,
+  start: DaemonStart<C>,
+  reload: (config: C) => void,
+  stop: () => Promise<void>,
+): Promise<number> {
+  const { log, confFile } = start;
+  return new Promise<number>((resolve) => {
+    process.on('SIGHUP', () => {
+      const next = loadConfigFileSync(confFile, spec.parse);
+      report(log, next.diagnostics);
+      if (next.hasErrors) {
+        log('error', `${confFile} has errors: keeping the last good configuration`);
+        return;
+      }
+      log.tron = start.tronFlag || next.config.tron;
+      reload(next.config);
+      log('info', 'Configuration reloaded');
+    });
+    let stopping = false;
+    const onSignal = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log('info', `${sig} received: stopping`);
+      void stop().then(() => resolve(0));
+    };
+    process.on('SIGTERM', () => onSignal('SIGTERM'));
+    process.on('SIGINT', () => onSignal('SIGINT'));
+  });
+}
