@@ -103,6 +103,28 @@ export class Tid implements TidFields {
     });
   }
 
+  /**
+   * From the seven D-Bus arguments (transport, traddr, trsvcid, subsysnqn, host_traddr, host_iface, host_nqn),
+   * with the same defaults and canonicalisation, so that a caller's text finds the controller whatever its form.
+   */
+  static fromArgs(args: readonly string[], opts: TidOptions): Tid {
+    const [transport = '', traddr = '', trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn] = args;
+    return Tid.from({ transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn }, opts);
+  }
+
+  /** The seven D-Bus arguments, in the order of fromArgs. */
+  args(): [string, string, string, string, string, string, string] {
+    return [
+      this.transport,
+      this.traddr,
+      this.trsvcid,
+      this.subsysnqn,
+      this.hostTraddr,
+      this.hostIface,
+      this.hostNqn,
+    ];
+  }
+
   /** The same TID bound to another interface (used when a DC's interface is inherited by its IOCs). */
   withHostIface(hostIface: string): Tid {
     return new Tid({ ...this, hostIface });

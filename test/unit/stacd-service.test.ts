@@ -110,6 +110,12 @@ test('a pass connects what is listed, claims it in the registry, the next pass k
   });
   assert.equal(s.listControllers(false).length, 2);
   assert.equal(s.listControllers(true)[0]!['connected'], 'True');
+  // controller_info finds a controller as stafd's does: the arguments get the TID defaults (here the host NQN).
+  const info = JSON.parse(
+    s.controllerInfo('tcp', '127.0.0.1', '4420', 'nqn.2024-01.io.stas-test:subsys1', '', '', ''),
+  );
+  assert.equal(info.device, 'nvme0');
+  assert.deepEqual(JSON.parse(s.controllerInfo('tcp', '127.0.0.1', '4420', 'nqn.none', '', '', '')), {});
 });
 
 test('a DLPE that goes is disconnected; stafd not answering disconnects nothing', async () => {

@@ -136,3 +136,9 @@ test('fabric transports are whitelisted', () => {
   for (const t of ['tcp', 'rdma', 'fc', 'loop']) assert.ok(isFabricTransport(t));
   for (const t of ['pcie', 'TCP', '', 'tcp ']) assert.ok(!isFabricTransport(t));
 });
+
+test('D-Bus argument form: fromArgs applies the defaults; args() is its inverse', () => {
+  const t = Tid.fromArgs(['tcp', 'FE80::1', '', 'nqn.s', '', 'eth0', ''], opts);
+  assert.deepEqual(t.args(), ['tcp', 'fe80::1', '8009', 'nqn.s', '', 'eth0', HOSTNQN]);
+  assert.ok(Tid.fromArgs(t.args(), opts).equals(t));
+});

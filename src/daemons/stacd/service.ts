@@ -23,7 +23,8 @@ import {
   type StafdView,
 } from '../../core/stacd/plan.js';
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
-import type { TidOptions } from '../../core/tid.js';
+import { Tid, type TidOptions } from '../../core/tid.js';
+import { commonProcessInfo } from '../process-info.js';
 import type { LogLevel, TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
 
@@ -366,25 +367,14 @@ export class StacdService {
   }
 
   controllerInfo(...tid: TidArgs): string {
-    const item = this.lastPlan?.items.find((i) => {
-      const t = i.tid;
-      return (
-        [t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostTraddr, t.hostIface, t.hostNqn].join('\0') ===
-        tid.join('\0')
-      );
-    });
+    const key = Tid.fromArgs(tid, this.tidOpts).key();
+    const item = this.lastPlan?.items.find((i) => i.tid.key() === key);
     return JSON.stringify(item ? this.dict(item, true) : {});
   }
 
   processInfo(): string {
     return JSON.stringify({
-      tron: this.tron,
-      'log-level': this.tron ? 'DEBUG' : 'INFO',
-      hostnqn: this.opts.identity.hostNqn,
-      hostid: this.opts.identity.hostId,
-      hostkey: this.opts.identity.hostKey ? '<redacted>' : '',
-      symname: this.opts.identity.symname ?? '',
-      'last known config file': this.opts.lkcPath ?? '',
+      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath),
       'reconcile passes': String(this.passes),
       'sysfs scans': String(this.sysfsScans),
       'last working pass':

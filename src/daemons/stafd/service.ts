@@ -18,6 +18,7 @@ import {
 } from '../../core/stafd/dc-plan.js';
 import { dlpeToDict, referralTids } from '../../core/stafd/dlpe.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
+import { commonProcessInfo } from '../process-info.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
 import { loadLkc, type SavedDc, saveLkc } from './last-known-config.js';
 
@@ -267,7 +268,7 @@ export class StafdService {
         controller: r.tid.toString(),
         detail: `${pages.length} entries`,
       });
-      this.opts.signals.logPagesChanged(this.tidArgs(r.tid), 'nvme?');
+      this.opts.signals.logPagesChanged(r.tid.args(), 'nvme?');
       const refs = referralTids(r.tid, pages, this.tidOpts)
         .map((t) => t.key())
         .join('\n');
@@ -325,17 +326,8 @@ export class StafdService {
     await Promise.all([...this.dcs.values()].map((r) => r.stop()));
   }
 
-  private tidArgs(t: Tid): TidArgs {
-    return [t.transport, t.traddr, t.trsvcid, t.subsysnqn, t.hostTraddr, t.hostIface, t.hostNqn];
-  }
-
   private find(args: TidArgs): DiscoveryControllerRunner | undefined {
-    const [transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn] = args;
-    const tid = Tid.from(
-      { transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn },
-      this.tidOpts,
-    );
-    return this.dcs.get(tid.key());
+    return this.dcs.get(Tid.fromArgs(args, this.tidOpts).key());
   }
 
   // ---- org.nvmexpress.staf API ----
@@ -391,13 +383,7 @@ export class StafdService {
 
   processInfo(): string {
     return JSON.stringify({
-      tron: this.tron,
-      'log-level': this.tron ? 'DEBUG' : 'INFO',
-      hostnqn: this.opts.identity.hostNqn,
-      hostid: this.opts.identity.hostId,
-      hostkey: this.opts.identity.hostKey ? '<redacted>' : '',
-      symname: this.opts.identity.symname ?? '',
-      'last known config file': this.opts.lkcPath ?? '',
+      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath),
       'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer ? 'on' : 'off'}]`,
       'discovery controllers': String(this.dcs.size),
     });
