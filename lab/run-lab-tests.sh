@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# lab/run-lab-tests.sh: runs the compiled lab tests (dist/test/lab/) in ONE boot of the kernel lab
-# guest and exits with the test run's status. Host side; `npm run test:lab` builds and calls it.
+# lab/run-lab-tests.sh: runs the compiled lab tests (dist/test/lab/) in the kernel lab guest and exits
+# with the test run's status (the first failing boot's). Host side; `npm run test:lab` builds and calls it.
 #
-#   lab/run-lab-tests.sh [TEST-PATH...]      default: dist/test/lab/
+#   lab/run-lab-tests.sh [TEST-PATH...]      default: dist/test/lab/ (every test file)
+#
+# Two boots: every test file but the nBFT ones (nbft*.test.js) in a guest without an NBFT; then the nBFT
+# ones in a second guest whose ACPI tables include the NBFT that `node dist/test/support/nbft-fixture.js`
+# writes (lab/vm-run.sh --acpitable), so that only they see a firmware table (stafd reads it at start).
+# A boot with no test file to run is left out. Arguments starting with '-' go to node --test in both.
 #
 # Builds the guest first if lab/build/ is missing or stale (lab/setup.sh --build-only; the packages
 # must be installed already: lab/setup.sh without options does that). The test files run one at a time (--test-concurrency=1): they all
 # share the guest kernel's single NVMe target and host.
+# A staged install (make install DESTDIR=) is made first for test/lab/install.test.ts (STAS_STAGED_ROOT).
 # Environment: LAB_TIMEOUT (seconds, default 1200), LAB_MEM (MB, default 1536), LAB_CPUS (default 2).
 set -euo pipefail
 
@@ -21,9 +27,52 @@ if [ ! -d dist/test/lab ]; then
 fi
 [ $# -gt 0 ] || set -- dist/test/lab/
 
+# A staged install (make install DESTDIR=…, as a distribution package is built) for test/lab/install.test.ts,
+# which copies it over the guest's throw-away root and runs the installed programs on a real system bus.
+STAGE=$(mktemp -d /var/tmp/stas-stage.XXXXXX)
+trap 'rm -rf "$STAGE"' EXIT
+chmod 0755 "$STAGE"
+make -s install DESTDIR="$STAGE" PREFIX=/usr SYSCONFDIR=/etc NODE="$(command -v node)" >/dev/null
+
+# Split the test files between the two boots.
+opts=() plain=() nbft=()
+classify() {
+  case $(basename "$1") in
+    nbft*.test.js) nbft+=("$1") ;;
+    *) plain+=("$1") ;;
+  esac
+}
+for arg in "$@"; do
+  if [[ $arg == -* ]]; then
+    opts+=("$arg")
+  elif [ -d "$arg" ]; then
+    while IFS= read -r f; do classify "$f"; done < <(find "$arg" -name '*.test.js' | sort)
+  else
+    classify "$arg"
+  fi
+done
+guest() { # [vm-run options] -- TEST-FILE...
+  local vm=()
+  while [ "$1" != -- ]; do vm+=("$1") && shift; done
+  shift
+  bash lab/vm-run.sh --timeout "${LAB_TIMEOUT:-1200}" --mem "${LAB_MEM:-1536}" --cpus "${LAB_CPUS:-2}" \
+    --env STAS_STAGED_ROOT="$STAGE" "${vm[@]}" -- \
+    node --test --test-reporter=spec --test-concurrency=1 "${opts[@]}" "$@"
+}
+
 start=$(date +%s)
 status=0
-bash lab/vm-run.sh --timeout "${LAB_TIMEOUT:-1200}" --mem "${LAB_MEM:-1536}" --cpus "${LAB_CPUS:-2}" -- \
-  node --test --test-reporter=spec --test-concurrency=1 "$@" || status=$?
-echo "run-lab-tests: exit status $status after $(($(date +%s) - start)) s (boot included)" >&2
+if [ ${#plain[@]} -gt 0 ]; then
+  guest -- "${plain[@]}" || status=$?
+fi
+if [ ${#nbft[@]} -gt 0 ]; then
+  table=$(mktemp /tmp/stas-lab-nbft.XXXXXX)
+  node dist/test/support/nbft-fixture.js "$table" || { rm -f "$table" && exit 1; }
+  echo "run-lab-tests: a boot with an NBFT for ${nbft[*]}" >&2
+  rc=0
+  guest --acpitable "$table" -- "${nbft[@]}" || rc=$?
+  rm -f "$table"
+  [ "$status" -ne 0 ] || status=$rc
+fi
+echo "run-lab-tests: exit status $status after $(($(date +%s) - start)) s (boots included)" >&2
 exit "$status"

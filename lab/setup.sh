@@ -26,6 +26,9 @@ WANT_MODULES=(
   virtio_pci virtio_mmio virtio_rng virtio_console 9pnet_virtio 9p overlay configfs
   nvme-core nvme-fabrics nvme-tcp nvmet nvmet-tcp null_blk loop
   crc32c_generic crc32c-intel libcrc32c crc64_rocksoft_generic crct10dif_generic crct10dif-pclmul
+  # NVMe/RDMA over soft-RoCE (rdma_rxe on a dummy interface): Debian's kernel has no nvme-loop or fcloop, so
+  # rdma is the lab's non-tcp transport. rdma_rxe needs the crc32 shash.
+  nvme-rdma nvmet-rdma rdma_rxe crc32_generic dummy
 )
 
 BUILD_ONLY=0
@@ -218,4 +221,8 @@ build_guest() {
 }
 
 [ "$BUILD_ONLY" = 1 ] || install_packages
+# One build at a time: two runs (parallel test runs) rebuilding lab/build/ at once would mix their files.
+mkdir -p "$BUILD"
+exec 9>"$BUILD/.lock"
+flock 9
 build_guest

@@ -20,6 +20,9 @@
 #   --tb-size MB          TCG translation cache size (smaller: less host memory)
 #   --debug               kernel messages on the console and init timing marks
 #   --log FILE            also copy the console output to FILE
+#   --acpitable FILE      install FILE (a whole ACPI table, header included) in the guest's ACPI tables
+#                         (QEMU -acpitable file=FILE); the guest kernel shows it under
+#                         /sys/firmware/acpi/tables/<signature> (e.g. an nBFT: .../NBFT). Repeatable
 #
 # Exit status: the command's; 124 on timeout; 125 if the guest died without reporting one (e.g. a
 # kernel panic); 2 on usage errors or a missing guest build. The command runs under /bin/bash with the
@@ -32,6 +35,7 @@ BUILD=$LAB/build
 ACCEL=auto MEM=1024 CPUS=2 TIMEOUT=600 CWD=$PWD MODULES='' TBSIZE='' DEBUG='' SHELL_MODE='' LOG=''
 RW=()
 ENVS=()
+ACPITABLES=()
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
@@ -49,6 +53,7 @@ while [ $# -gt 0 ]; do
     --modules) MODULES=$2 && shift 2 ;;
     --tb-size) TBSIZE=$2 && shift 2 ;;
     --log) LOG=$2 && shift 2 ;;
+    --acpitable) ACPITABLES+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")") && shift 2 ;;
     --debug) DEBUG=1 && shift ;;
     --shell) SHELL_MODE=1 && shift ;;
     -h | --help) usage ;;
@@ -133,6 +138,11 @@ QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -machine q35 "${ACCEL_ARGS[
   -m "$MEM" -smp "$CPUS" -display none -monitor none -no-reboot
   -kernel "$BUILD/vmlinux" -initrd "$BUILD/initramfs.cpio" -append "$APPEND"
   -device virtio-rng-pci "${VIRTFS[@]}")
+
+for table in "${ACPITABLES[@]}"; do
+  [ -f "$table" ] || { echo "vm-run: --acpitable $table: no such file" >&2 && exit 2; }
+  QEMU+=(-acpitable "file=${table//,/,,}") # QEMU option values escape ',' as ',,'
+done
 
 if [ -n "$SHELL_MODE" ]; then
   exec "${QEMU[@]}" -serial mon:stdio

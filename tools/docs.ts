@@ -127,6 +127,8 @@ interface ProgramDoc {
   description: string;
   options: [string, string][];
   extra?: [string, string][];
+  /** Metrics served with --metrics: name → meaning. */
+  metrics?: [string, string][];
   seeAlso: string[];
 }
 
@@ -138,6 +140,28 @@ const DAEMON_OPTIONS: [string, string][] = [
   ['--tron', 'Trace ON: debug messages.'],
   ['--idl=FILE', 'Print the D-Bus IDL to FILE and exit.'],
   ['--sys-conf=FILE', 'Host identity file (default /etc/stas/sys.conf). stas extension.'],
+  [
+    '--metrics=LISTEN',
+    'Serve metrics in the OpenMetrics text format (Prometheus) at GET /metrics on LISTEN: 127.0.0.1:PORT (any 127.0.0.0/8 address), [::1]:PORT, localhost:PORT, or the absolute path of a unix socket (created mode 0660, a stale one replaced, removed on exit). The endpoint has no authentication, so any other address is refused (usage error). If it cannot listen, the daemon logs an error and runs without metrics. Off by default; stas extension (see METRICS).',
+  ],
+];
+
+const METRICS_INTRO =
+  "With --metrics, every scrape reads the daemon's current state; counters start at 0 when the daemon starts. The families (counters end in _total):";
+
+const DC_HOSTS: [string, string] = [
+  'DISCOVERY CONTROLLER CONNECTIONS',
+  "tcp Discovery Controllers are reached with stafd's own userspace NVMe/TCP host (connect, Identify, log pages, change notices, keep-alive, DIM): nothing appears in /sys/class/nvme for them, no udev rule reacts to them, stafd needs no /dev/nvme-fabrics access for them, and the connections end when stafd stops (after deregistering from Central Discovery Controllers), whatever persistent-connections says. rdma, fc and loop Discovery Controllers, and tcp ones with kernel-discovery=true (stafd.conf(5), stas extension), are carried by the kernel's NVMe host: stafd first adopts a kernel discovery controller to the same controller if one exists (nvme-stas' reuse rules), else writes a discovery connect with keep_alive_tmo to /dev/nvme-fabrics and records itself as the owner (owner file stas under /run/nvme/registry); it reads Identify and the log pages through the NVMe admin passthrough ioctl and takes change notices from the kernel's uevents (NVME_AEN=0x70f002; NVME_EVENT=connected or rediscover triggers a re-read; removal of the device makes stafd reconnect). When stafd stops, it leaves these connections in place with persistent-connections=true (the default) and deletes those it created otherwise; a restarted stafd adopts them again. A Discovery Controller removed from the configuration is deleted if stafd created it. A kernel connection stafd did not create (nvme-cli, the nBFT, an administrator) is never deleted. stafd does not register with Central Discovery Controllers over kernel connections (DIM sends data to the controller and stafd's passthrough only reads); it logs that once per controller. The trade-off: userspace leaves no kernel state and needs fewer privileges; kernel connections survive stafd restarts per persistent-connections and work for every transport, but need /dev/nvme-fabrics, the passthrough ioctl and netlink uevents (root), and are visible to (and may be acted on by) other NVMe tools.",
+];
+
+const HOST_EXCLUSION_LIST: [string, string] = [
+  'HOST EXCLUSION LIST',
+  'Besides exclude=, the daemon honours the exclusion list that nvme-cli and the other NVMe-oF orchestrators of the host share: /etc/nvme/exclusions.conf and every /etc/nvme/exclusions.conf.d/*.conf, each an [exclusions] section of "exclusion = key=value;..." lines with the nvme connect key names transport, traddr, trsvcid, nqn, host-traddr, host-iface, hostnqn and hostid. A controller matching every field of any entry is neither connected nor kept (disconnected per disconnect-scope, as exclude= does; stafd drops such discovery controllers). An entry with an unknown key, an item without "=" or an empty value never matches and is reported once with its file and line. The files are read on every pass and watched, so an edit applies at once without SIGHUP; a missing or unreadable list excludes nothing.',
+];
+
+const NBFT_SECTION: [string, string] = [
+  'NVME BOOT FIRMWARE TABLE (NBFT)',
+  "When the firmware booted the host from NVMe/TCP it leaves an ACPI NBFT (NVM Express Boot Specification). At start-up stafd reads every /sys/firmware/acpi/tables/NBFT* once (not again on SIGHUP), logs \"NBFT location(s): [...]\" and adds each discovery entry of the tables to the configured discovery controllers, exactly like a controller= line (exclude= applies; origin configured; a controller= line naming the same controller wins). The entry's URI nvme+tcp://HOST:PORT/ gives transport, traddr (IPv6 brackets removed; an IP address is required) and trsvcid (8009 when the URI has no port, where nvme-stas used the string None); subsysnqn is the entry's NQN or the well-known discovery NQN; host-nqn is the table's host NQN only when the table marks it as administratively configured; host-iface is the Ethernet or loopback interface whose MAC address is that of the entry's host fabric interface (none when no interface has it). Every string of the table is checked like a discovery log page entry: an entry with an invalid transport, address, port or NQN is dropped with a warning; an unusable host NQN or interface name is left out with a warning. A table that cannot be decoded (wrong signature or checksum, truncated, out-of-bounds references) is reported and ignored. The namespace (SSNS) entries are decoded but not used, as in nvme-stas.",
 ];
 
 export const PROGRAMS: ProgramDoc[] = [
@@ -147,8 +171,23 @@ export const PROGRAMS: ProgramDoc[] = [
     summary: 'STorage Appliance Finder',
     synopsis: 'stafd [OPTIONS...]',
     description:
-      'stafd locates NVMe-oF Discovery Controllers (configured with controller=, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them with its own NVMe/TCP host, registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on every change notice and reconnect, and publishes them on D-Bus (org.nvmexpress.staf). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops.',
+      "stafd locates NVMe-oF Discovery Controllers (configured with controller=, listed in the firmware's NBFT, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them (see DISCOVERY CONTROLLER CONNECTIONS), registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on every change notice and reconnect, and publishes them on D-Bus (org.nvmexpress.staf). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops.",
     options: DAEMON_OPTIONS,
+    extra: [DC_HOSTS, HOST_EXCLUSION_LIST, NBFT_SECTION],
+    metrics: [
+      [
+        'stas_dc{state,origin}',
+        'Gauge: discovery controllers by state (idle, connecting, connected, waiting: a retry is scheduled after a failure or a lost connection) and origin (configured, discovered, referral).',
+      ],
+      ['stas_dlpe', 'Gauge: discovery log page entries cached, over all discovery controllers.'],
+      ['stas_aen_total', 'Asynchronous event notices received from discovery controllers.'],
+      ['stas_log_page_reads_total', 'Discovery log pages read successfully.'],
+      ['stas_dc_connect_failures_total', 'Failed connection attempts to discovery controllers.'],
+      [
+        'stas_dim_registrations_total{result}',
+        'DIM registrations with Central Discovery Controllers, result success or failure.',
+      ],
+    ],
     seeAlso: ['stafd.conf(5)', 'stafctl(1)', 'stacd(8)', 'org.nvmexpress.staf(5)'],
   },
   {
@@ -159,6 +198,25 @@ export const PROGRAMS: ProgramDoc[] = [
     description:
       'stacd connects the kernel to the NVMe-oF I/O controllers listed in the discovery log pages stafd collects and to those configured with controller=, minus exclude= and disabled address families. Each reconciliation pass scans /sys/class/nvme once, builds a plan (connect, disconnect, keep, skip, each with its reason; see stacctl plan) and executes it. Disconnections follow disconnect-scope. When stafd does not answer, nothing discovered is disconnected. Connections are left in place when stacd stops. SIGHUP reloads the configuration; SIGTERM stops.',
     options: DAEMON_OPTIONS,
+    extra: [HOST_EXCLUSION_LIST],
+    metrics: [
+      [
+        'stas_ioc{state}',
+        'Gauge: the wanted I/O controllers of the last reconcile pass by state: connected, connecting (connect in progress), failed (the last attempt failed; it is retried), skipped (given up while the CDC reports NCC, connect-attempts-on-ncc), excluded (refused by exclude=, the host exclusion list or a disabled address family).',
+      ],
+      ['stas_connects_total', 'I/O controller connections made through /dev/nvme-fabrics.'],
+      ['stas_connect_failures_total', 'I/O controller connection attempts that failed.'],
+      ['stas_disconnects_total', 'I/O controllers disconnected.'],
+      ['stas_reconcile_passes_total', 'Reconcile passes started.'],
+      [
+        'stas_reconcile_duration_seconds',
+        'Histogram of reconcile pass durations (sysfs scan, stafd query, plan and execution), buckets from 5 ms to 60 s.',
+      ],
+      [
+        'stas_sysfs_scans_total',
+        'Scans of /sys/class/nvme: one per pass and one per plan asked for (stacctl plan).',
+      ],
+    ],
     seeAlso: ['stacd.conf(5)', 'stacctl(1)', 'stafd(8)', 'org.nvmexpress.stac(5)'],
   },
   {
@@ -250,6 +308,10 @@ export function programManPage(p: ProgramDoc): string {
   );
   l.push(`.SH ${p.section === 8 ? 'OPTIONS' : 'COMMANDS'}`);
   for (const [o, d] of p.options) l.push('.TP', `.B ${roff(o)}`, roff(d));
+  if (p.metrics) {
+    l.push('.SH METRICS', roff(METRICS_INTRO));
+    for (const [m, d] of p.metrics) l.push('.TP', `.B ${roff(m)}`, roff(d));
+  }
   for (const [h, t] of p.extra ?? []) l.push(`.SH ${h}`, roff(t));
   l.push('.SH SEE ALSO', roff(p.seeAlso.join(', ')));
   return `${l.join('\n')}\n`;

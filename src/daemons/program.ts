@@ -1,14 +1,17 @@
 /**
- * What stafd and stacd share as programs: the command line (-h, -v, -f, -s, --tron, --idl, --sys-conf), the
- * root check, the first configuration load with its diagnostics, the host identity, and the signal loop (SIGHUP
- * reloads and keeps the last good configuration when the file has errors; SIGTERM/SIGINT stop).
+ * What stafd and stacd share as programs: the command line (-h, -v, -f, -s, --tron, --idl, --sys-conf,
+ * --metrics), the root check, the first configuration load with its diagnostics, the host identity, the signal
+ * loop (SIGHUP reloads and keeps the last good configuration when the file has errors; SIGTERM/SIGINT stop), and
+ * the opt-in metrics endpoint.
  */
 import { writeFileSync } from 'node:fs';
 import { loadConfigFileSync } from '../adapters/config-file.js';
 import { loadHostIdentity } from '../adapters/host-identity.js';
-import { parseStrict, type UsageError } from '../cli/argv.js';
+import { type MetricsServer, startMetricsServer } from '../adapters/metrics-server.js';
+import { parseStrict, UsageError } from '../cli/argv.js';
 import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
 import type { HostIdentity } from '../core/host-identity.js';
+import { describeListen, type MetricsListen, parseMetricsListen } from '../core/metrics.js';
 import { VERSION } from '../version.js';
 import { createLogger, type Logger } from './logger.js';
 
@@ -27,10 +30,12 @@ export interface DaemonStart<C> {
   identity: HostIdentity;
   /** --tron given on the command line (it wins over the file on reloads too). */
   tronFlag: boolean;
+  /** --metrics LISTEN: where to serve the metrics (none when not given). */
+  metrics?: MetricsListen;
 }
 
 export function usage(prog: string): string {
-  return `usage: ${prog} [-h] [-f FILE] [-s] [--tron] [--idl FILE] [--sys-conf FILE] [-v]\n`;
+  return `usage: ${prog} [-h] [-f FILE] [-s] [--tron] [--idl FILE] [--sys-conf FILE] [--metrics LISTEN] [-v]\n`;
 }
 
 export function report(log: Logger, diags: readonly ConfigDiagnostic[]): void {
@@ -43,6 +48,7 @@ export function startDaemon<C extends { tron: boolean }>(
   argv: readonly string[],
 ): DaemonStart<C> | number {
   let values: Record<string, string | boolean | undefined>;
+  let metrics: MetricsListen | undefined;
   try {
     values = parseStrict([...argv], {
       help: { type: 'boolean', short: 'h' },
@@ -52,7 +58,14 @@ export function startDaemon<C extends { tron: boolean }>(
       tron: { type: 'boolean' },
       idl: { type: 'string' },
       'sys-conf': { type: 'string' },
+      metrics: { type: 'string' },
     }).values;
+    if (typeof values['metrics'] === 'string')
+      try {
+        metrics = parseMetricsListen(values['metrics']);
+      } catch (e) {
+        throw new UsageError(`argument --metrics: ${(e as Error).message}`);
+      }
   } catch (e) {
     process.stderr.write(`${usage(spec.prog)}${spec.prog}: error: ${(e as UsageError).message}\n`);
     return 2;
@@ -81,10 +94,39 @@ export function startDaemon<C extends { tron: boolean }>(
   try {
     const loaded = loadHostIdentity((values['sys-conf'] as string | undefined) ?? '/etc/stas/sys.conf');
     report(log, loaded.diagnostics);
-    return { confFile, config: first.config, log, identity: loaded.identity, tronFlag };
+    return {
+      confFile,
+      config: first.config,
+      log,
+      identity: loaded.identity,
+      tronFlag,
+      ...(metrics ? { metrics } : {}),
+    };
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
     return 1;
+  }
+}
+
+/**
+ * Serves `render()` on --metrics, if given. A failure to listen is logged and the daemon runs on without metrics
+ * (its job matters more). Close the returned server on exit (a unix socket is removed).
+ */
+export async function serveMetrics(
+  start: DaemonStart<unknown>,
+  render: () => string,
+): Promise<MetricsServer | undefined> {
+  if (!start.metrics) return undefined;
+  try {
+    const server = await startMetricsServer(start.metrics, render);
+    start.log('info', `Metrics on ${server.address}`);
+    return server;
+  } catch (e) {
+    start.log(
+      'error',
+      `Cannot serve metrics on ${describeListen(start.metrics)}: ${(e as Error).message}. Running without metrics`,
+    );
+    return undefined;
   }
 }
 

@@ -97,6 +97,8 @@ export class DiscoveryTarget {
   keepAlives = 0;
   logPageReads = 0;
   connectsAccepted = 0;
+  /** The host NQN of every accepted Fabrics Connect, in order. */
+  readonly connectHostNqns: string[] = [];
   misbehave: Misbehaviour | undefined;
   readonly subsysnqn: string;
 
@@ -243,6 +245,7 @@ export class DiscoveryTarget {
           c.hostNqn = d.subarray(512, 768).toString('latin1').replace(/\0.*$/s, '');
           if (subnqn !== this.subsysnqn && subnqn !== WELL_KNOWN_DISC_NQN) return err(0x84, 1); // Connect Invalid Parameters
           this.connectsAccepted++;
+          this.connectHostNqns.push(c.hostNqn);
           return ok(1);
         }
         if (sqe.fctype === FabricsType.PropertyGet) {

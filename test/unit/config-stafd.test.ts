@@ -24,6 +24,7 @@ test('defaults', () => {
     zeroconf: true,
     persistentConnections: true,
     zeroconfConnectionsPersistence: 259200,
+    kernelDiscovery: false,
   });
   assert.deepEqual(r.diagnostics, []);
   assert.equal(r.hasErrors, false);

@@ -184,3 +184,49 @@ test("a recycled device name is not taken for stacd's own controller", async () 
   assert.equal(k.ctrls.length, 1, 'the foreign controller is left alone');
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8')).owned, {});
 });
+
+test('EALREADY (the udev rule or an admin connected it between scan and write) is adopted, not a failure; twice in a row is', async () => {
+  const { s, k, logs } = setup();
+  const inner = k.port.connect;
+  let raceFor = 'nqn.2024-01.io.stas-test:subsys1';
+  k.port.connect = async (r: ConnectRequest) => {
+    if (r.nqn === raceFor) {
+      // The other program wins: its controller appears, and the kernel refuses stacd's duplicate.
+      raceFor = '';
+      await inner(r);
+      k.ctrls.at(-1)!.device = 'nvme9';
+      throw new KernelConnectError('EALREADY', 'EALREADY: already connected');
+    }
+    return inner(r);
+  };
+  await s.reconcile();
+  assert.equal(k.ctrls.length, 2);
+  assert.ok(logs.some((l) => /^info: .*subsys1.*Connected by another program meanwhile/.test(l)));
+  assert.ok(!logs.some((l) => l.startsWith('error:')), logs.join('\n'));
+  const events = JSON.parse(s.eventsJson()) as { kind: string }[];
+  assert.deepEqual(events.map((e) => e.kind).sort(), ['connect-raced', 'connected']);
+  const next = await s.reconcile();
+  assert.deepEqual(
+    next!.items.map((i) => `${i.action} ${i.device}`).sort(),
+    ['keep nvme0', 'keep nvme9'],
+    'the raced controller is adopted',
+  );
+
+  // A kernel that refuses with EALREADY while the scan shows nothing matching: the second time is a failure.
+  const { s: s2, k: k2, logs: logs2 } = setup();
+  const inner2 = k2.port.connect;
+  k2.port.connect = async (r: ConnectRequest) => {
+    if (r.nqn === 'nqn.2024-01.io.stas-test:subsys2')
+      throw new KernelConnectError('EALREADY', 'EALREADY: already connected');
+    return inner2(r);
+  };
+  await s2.reconcile();
+  assert.ok(!logs2.some((l) => l.startsWith('error:')));
+  await s2.reconcile();
+  assert.ok(
+    logs2.some((l) => /^error: .*subsys2.*Failed to connect/.test(l)),
+    logs2.join('\n'),
+  );
+  await s.stop();
+  await s2.stop();
+});

@@ -13,6 +13,7 @@ import {
 import {
   type DiscoveryLog,
   type DiscoveryLogReadOptions,
+  type LogPageRead,
   readDiscoveryLog,
 } from '../../core/nvme/discovery-log-read.js';
 import { type IdentifyController, parseIdentifyController } from '../../core/nvme/identify.js';
@@ -53,35 +54,43 @@ export async function identifyController(device: string, timeoutMs = 10_000): Pr
   return parseIdentifyController(r.data);
 }
 
+/** One Get Log Page transfer on a kernel controller (data controller-to-host only). */
+export async function kernelGetLogPage(
+  device: string,
+  lid: number,
+  read: LogPageRead,
+  timeoutMs = 10_000,
+): Promise<Uint8Array> {
+  // Reuse the SQE builder so the dword layout is defined in one place.
+  const sqe = getLogPageCommand(0, {
+    lid,
+    lsp: read.lsp,
+    length: read.length,
+    offset: read.offset,
+    rae: read.rae,
+  });
+  const r = await adminPassthru(devicePath(device), {
+    opcode: Opcode.GetLogPage,
+    nsid: sqe.readUInt32LE(4),
+    cdw10: sqe.readUInt32LE(40),
+    cdw11: sqe.readUInt32LE(44),
+    cdw12: sqe.readUInt32LE(48),
+    cdw13: sqe.readUInt32LE(52),
+    cdw14: 0,
+    cdw15: 0,
+    dataLength: read.length,
+    timeoutMs,
+  });
+  if (r.status !== 0) throw new PassthroughStatusError(`Get Log Page 0x${lid.toString(16)}`, r.status);
+  return r.data;
+}
+
 /** The discovery log of a kernel discovery controller, with the same consistent-read algorithm as userspace. */
 export function kernelDiscoveryLog(
   device: string,
   opts: DiscoveryLogReadOptions = {},
   timeoutMs = 10_000,
 ): Promise<DiscoveryLog> {
-  const path = devicePath(device);
-  return readDiscoveryLog(async (read) => {
-    // Reuse the SQE builder so the dword layout is defined in one place.
-    const sqe = getLogPageCommand(0, {
-      lid: LogPage.Discovery,
-      lsp: read.lsp,
-      length: read.length,
-      offset: read.offset,
-      rae: read.rae,
-    });
-    const r = await adminPassthru(path, {
-      opcode: Opcode.GetLogPage,
-      nsid: sqe.readUInt32LE(4),
-      cdw10: sqe.readUInt32LE(40),
-      cdw11: sqe.readUInt32LE(44),
-      cdw12: sqe.readUInt32LE(48),
-      cdw13: sqe.readUInt32LE(52),
-      cdw14: 0,
-      cdw15: 0,
-      dataLength: read.length,
-      timeoutMs,
-    });
-    if (r.status !== 0) throw new PassthroughStatusError('Get Log Page 0x70', r.status);
-    return r.data;
-  }, opts);
+  devicePath(device); // refuse a bad name before the first command
+  return readDiscoveryLog((read) => kernelGetLogPage(device, LogPage.Discovery, read, timeoutMs), opts);
 }

@@ -244,7 +244,12 @@ export const STAFD_SCHEMA: ConfigSchema = {
           key: 'persistent-connections',
           type: 'bool',
           default: 'true',
-          doc: 'Takes a boolean argument. Whether Discovery Controller connections are kept when stafd stops.',
+          doc:
+            'Takes a boolean argument. Whether Discovery Controller connections are kept when stafd stops. Only ' +
+            'kernel connections (rdma, fc, loop, and tcp with kernel-discovery=true) can be kept; stafd deletes ' +
+            'only those it made itself. A Discovery Controller that leaves the configuration is always ' +
+            'disconnected (a kernel connection only if stafd made it). Userspace NVMe/TCP connections always ' +
+            'end with stafd.',
         },
         {
           key: 'zeroconf-connections-persistence',
@@ -254,6 +259,20 @@ export const STAFD_SCHEMA: ConfigSchema = {
             'How long a Discovery Controller found with mDNS that stopped being advertised stays connected: a ' +
             'number of seconds or a time span such as 72hours, 3 days 5 hours, 1:30:00. 0: removed ' +
             'immediately; negative (-1): never removed.',
+        },
+        {
+          key: 'kernel-discovery',
+          type: 'bool',
+          default: 'false',
+          doc:
+            'stas extension. Takes a boolean argument. Which host reaches tcp Discovery Controllers: false (the ' +
+            "default), stafd's own userspace NVMe/TCP host, which leaves no kernel state behind and needs fewer " +
+            'privileges, and whose connections end when stafd stops; true, the kernel (/dev/nvme-fabrics), as for ' +
+            'rdma, fc and loop Discovery Controllers, which always use the kernel. Kernel Discovery Controller ' +
+            'connections follow persistent-connections when stafd stops, are adopted when stafd starts again, ' +
+            'get their change notices as kernel uevents and their log pages through the NVMe passthrough ioctl, ' +
+            'and are never registered with a Central Discovery Controller (DIM needs a host-to-controller ' +
+            'passthrough stafd does not have). stafd deletes only the kernel connections it made itself.',
         },
       ],
     },

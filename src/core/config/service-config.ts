@@ -47,6 +47,8 @@ export interface StafdConfig extends ServiceConfig {
   readonly persistentConnections: boolean;
   /** Seconds; negative: never purge; 0: purge immediately. */
   readonly zeroconfConnectionsPersistence: number;
+  /** [Discovery controller connection management] kernel-discovery (stas extension): tcp DCs through the kernel. */
+  readonly kernelDiscovery: boolean;
 }
 
 export interface StacdConfig extends ServiceConfig {
@@ -195,6 +197,7 @@ export function parseStafdConfig(text: string, file: string = STAFD_SCHEMA.file)
       (values.get(DCCM, 'persistent-connections') as boolean) ||
       (values.get('Global', 'persistent-connections') as boolean),
     zeroconfConnectionsPersistence: values.get(DCCM, 'zeroconf-connections-persistence') as number,
+    kernelDiscovery: values.get(DCCM, 'kernel-discovery') as boolean,
   };
   return sink.result(config);
 }

@@ -10,7 +10,7 @@ import { type ExcludeFields, isExcluded } from '../exclude.js';
 import { isIoController, type KernelController } from '../kernel-controller.js';
 import { controllerMatchesTid, type InterfaceMap } from '../match.js';
 import { type DiscoveryLogEntry, EFlags, SubType } from '../nvme/discovery-log.js';
-import { addressProblem } from '../stafd/dc-plan.js';
+import { addressProblem, HOST_EXCLUDED } from '../stafd/dc-plan.js';
 import { entryTransport, hasUsableAddress } from '../stafd/dlpe.js';
 import { Tid, type TidOptions } from '../tid.js';
 
@@ -57,12 +57,16 @@ export interface PlanInput {
   attempts: ReadonlyMap<string, number>;
   /** IOCs of the DLPEs last seen, kept while stafd does not answer (so they are not dropped). */
   previousDiscovered?: readonly DesiredIoc[];
+  /** The host-wide exclusion list (/etc/nvme/exclusions.conf and its drop-ins), applicable entries. */
+  hostExclusions?: readonly ExcludeFields[];
 }
 
 export interface Plan {
   items: PlanItem[];
   /** Discovered IOCs this plan was built from (the executor keeps them for a stafd outage). */
   discovered: DesiredIoc[];
+  /** Wanted IOCs refused (exclude=, the host exclusion list, a disabled address family…), once each. */
+  refused: { desired: DesiredIoc; reason: string }[];
 }
 
 /** TID of a `controller=` I/O controller (nqn mandatory, checked by the config loader). */
@@ -103,6 +107,9 @@ const OTHER_OWNER = (owner: string | undefined) => owner !== undefined && owner 
 export function planIoControllers(input: PlanInput): Plan {
   const { config, tidOpts } = input;
   const excludes: ExcludeFields[] = config.excludes.map((e) => e.fields);
+  const hostExclusions = input.hostExclusions ?? [];
+  const exclusion = (tid: Tid): string | undefined =>
+    isExcluded(tid, excludes) ? 'excluded' : isExcluded(tid, hostExclusions) ? HOST_EXCLUDED : undefined;
   const discovered = input.stafd.answered
     ? discoveredIocs(input.stafd, tidOpts)
     : [...(input.previousDiscovered ?? [])];
@@ -110,16 +117,17 @@ export function planIoControllers(input: PlanInput): Plan {
 
   // Desired set: configured first (their options win), then discovered.
   const desired = new Map<string, DesiredIoc>();
-  const refused = new Map<string, string>();
+  const refused = new Map<string, { desired: DesiredIoc; reason: string }>();
   const consider = (d: DesiredIoc) => {
     const key = d.tid.key();
-    if (isExcluded(d.tid, excludes)) {
-      refused.set(key, 'excluded');
+    const excluded = exclusion(d.tid);
+    if (excluded) {
+      refused.set(key, { desired: d, reason: excluded });
       return;
     }
     const problem = addressProblem(d.tid, config.ipFamily);
     if (problem) {
-      refused.set(key, problem);
+      refused.set(key, { desired: d, reason: problem });
       return;
     }
     const prev = desired.get(key);
@@ -182,7 +190,7 @@ export function planIoControllers(input: PlanInput): Plan {
       tidOpts,
     );
     const owner = input.owners.get(c.device);
-    const why = refused.get(tid.key()) ?? (isExcluded(tid, excludes) ? 'excluded' : undefined);
+    const why = refused.get(tid.key())?.reason ?? exclusion(tid);
     const keep = (reason: string) => items.push({ action: 'keep', tid, device: c.device, reason });
     const drop = (reason: string) => items.push({ action: 'disconnect', tid, device: c.device, reason });
     if (OTHER_OWNER(owner)) keep(`owned by ${owner}`);
@@ -196,7 +204,7 @@ export function planIoControllers(input: PlanInput): Plan {
       drop(why ?? `not configured nor listed, and ${c.transport} is audited (disconnect-trtypes)`);
     } else keep(`${c.transport} is not in disconnect-trtypes`);
   }
-  return { items, discovered };
+  return { items, discovered, refused: [...refused.values()] };
 }
 
 /** The plan as JSON for `stacctl plan` (and the org.nvmexpress.stac.plan D-Bus method). */

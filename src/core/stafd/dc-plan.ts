@@ -9,6 +9,9 @@ import { type ExcludeFields, isExcluded } from '../exclude.js';
 import { parseIp } from '../ipaddr.js';
 import { isFabricTransport, type Tid } from '../tid.js';
 
+/** The reason given for controllers the host-wide exclusion list keeps out. */
+export const HOST_EXCLUDED = 'excluded by the host exclusion list (/etc/nvme/exclusions.conf)';
+
 export type DcOrigin = 'configured' | 'discovered' | 'referral';
 
 export interface DcCandidate {
@@ -19,13 +22,15 @@ export interface DcCandidate {
 }
 
 export interface DcPlanInput {
-  /** `controller=` entries (host names already resolved to addresses). */
-  configured: readonly { tid: Tid; entry: ControllerEntry }[];
+  /** `controller=` entries (host names already resolved to addresses), then nBFT discovery entries (no entry). */
+  configured: readonly { tid: Tid; entry?: ControllerEntry | undefined }[];
   /** DCs announced by mDNS and found reachable. */
   discovered: readonly Tid[];
   /** Referral entries of the current DCs' logs. */
   referrals: readonly Tid[];
   excludes: readonly ExcludeFields[];
+  /** The host-wide exclusion list (/etc/nvme/exclusions.conf and its drop-ins), applicable entries. */
+  hostExclusions?: readonly ExcludeFields[];
   ipFamily: IpFamily;
 }
 
@@ -58,6 +63,10 @@ export function planDiscoveryControllers(input: DcPlanInput): DcPlan {
   const consider = (c: DcCandidate) => {
     if (isExcluded(c.tid, input.excludes)) {
       dropped.push({ tid: c.tid, reason: 'excluded' });
+      return;
+    }
+    if (isExcluded(c.tid, input.hostExclusions ?? [])) {
+      dropped.push({ tid: c.tid, reason: HOST_EXCLUDED });
       return;
     }
     const problem = addressProblem(c.tid, input.ipFamily);

@@ -2,23 +2,24 @@
  * The stacd program: command line, pre-flight, configuration and host identity, the link to stafd (name watch,
  * signals, tri-state answers), kernel uevents, the udev rule shadow, D-Bus service, signals.
  */
-import { networkInterfaces } from 'node:os';
 import { stafClient, watchName } from '../../adapters/dbus/clients.js';
 import { idlXml, STACD_OBJECT, STAFD_DBUS_NAME } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStacService } from '../../adapters/dbus/stac-service.js';
+import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
 import { scanControllers } from '../../adapters/kernel/sysfs.js';
 import { UeventMonitor } from '../../adapters/kernel/uevents.js';
+import { localInterfaces } from '../../adapters/net-interfaces.js';
 import { maskAutoconnectRule, unmaskAutoconnectRule } from '../../adapters/udev-rule.js';
 import { parseStacdConfig, type StacdConfig } from '../../core/config/service-config.js';
-import type { InterfaceMap } from '../../core/match.js';
 import type { StafdView } from '../../core/stacd/plan.js';
 import { stafdViewFromJson } from '../../core/stacd/stafd-view.js';
 import { VERSION } from '../../version.js';
-import { type DaemonSpec, runUntilStopped, startDaemon } from '../program.js';
+import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { defaultLkcPath } from '../stafd/last-known-config.js';
 import type { TidArgs } from '../stafd/service.js';
+import { StacdMetrics } from './metrics.js';
 import { StacdService } from './service.js';
 
 const PROG = 'stacd';
@@ -34,6 +35,8 @@ options:
   --tron                Trace ON (debug messages)
   --idl FILE            Print the D-Bus IDL to FILE and exit
   --sys-conf FILE       Host identity file (default: /etc/stas/sys.conf)
+  --metrics LISTEN      Serve OpenMetrics (GET /metrics, no authentication) on LISTEN: 127.0.0.1:PORT,
+                        [::1]:PORT, localhost:PORT or the absolute path of a unix socket
   -v, --version         Print the version and exit
 
 signals: SIGHUP reloads the configuration (new parameters apply to new connections); SIGTERM/SIGINT stop and
@@ -41,16 +44,6 @@ leave every connection in place.
 `;
 
 /** Interface → addresses (first = primary) from the OS, for matching connections to host-iface. */
-function interfaces(): InterfaceMap {
-  const map = new Map<string, { ipv4: string[]; ipv6: string[] }>();
-  for (const [name, addrs] of Object.entries(networkInterfaces())) {
-    const v = { ipv4: [] as string[], ipv6: [] as string[] };
-    for (const a of addrs ?? []) (a.family === 'IPv4' ? v.ipv4 : v.ipv6).push(a.address);
-    map.set(name, v);
-  }
-  return map;
-}
-
 const SPEC: DaemonSpec<StacdConfig> = {
   prog: PROG,
   help: HELP,
@@ -87,6 +80,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   };
 
   const kernel = new KernelFabrics();
+  const metrics = new StacdMetrics(() => service);
+  const hostExclusions = new HostExclusionList(log);
   const service = new StacdService({
     config,
     identity,
@@ -96,10 +91,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       connect: (r) => kernel.connect(r),
       disconnect: (d) => kernel.disconnect(d),
     },
-    ifaces: interfaces,
+    ifaces: localInterfaces,
     log,
     lkcPath: defaultLkcPath(PROG),
+    onPass: (seconds) => metrics.observePass(seconds),
+    hostExclusions: () => hostExclusions.load(identity.hostId),
   });
+  hostExclusions.watch(() => service.soak());
 
   // Know whether stafd is there before answering anything (a plan asked for at start must not say
   // "stafd is not answering" only because the name watch was not set up yet).
@@ -157,6 +155,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
   };
   applyUdevRule();
+  const metricsServer = await serveMetrics(started, () => metrics.registry.expose());
   service.start();
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
@@ -170,7 +169,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     },
     async () => {
       log('info', 'connections are left in place');
+      await metricsServer?.close();
       await service.stop();
+      hostExclusions.close();
       uevents.stop();
       await stafWatch.close().catch(() => {});
       if (!config.udevRule) await unmaskAutoconnectRule().catch(() => {});

@@ -9,6 +9,7 @@ import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import { EventLog } from '../../core/events.js';
+import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { canonicalIp } from '../../core/ipaddr.js';
 import type { KernelController } from '../../core/kernel-controller.js';
@@ -46,7 +47,16 @@ export interface StacdServiceOptions {
   lkcPath?: string | undefined;
   soakMs?: number;
   retry?: { fastMs: number; slowMs: number };
+  /** Monotonic clock in ms for pass durations (default performance.now). */
+  monotonicMs?: () => number;
+  /** Called after every pass with its duration in seconds (the metrics histogram). */
+  onPass?: (seconds: number) => void;
+  /** The host-wide exclusion list, read for every pass (default: none). */
+  hostExclusions?: () => Promise<ExcludeFields[]>;
 }
+
+export const IOC_STATES = ['connected', 'connecting', 'failed', 'skipped', 'excluded'] as const;
+export type IocState = (typeof IOC_STATES)[number];
 
 /** What must not change for a device to still be the controller stacd claimed. */
 export function controllerIdentity(
@@ -72,6 +82,8 @@ export class StacdService {
   private owned = new Map<string, string>();
   private currentPass: Promise<unknown> | undefined;
   private readonly attempts = new Map<string, number>();
+  /** Connects refused with EALREADY since the last pass that kept the controller (a race, not a failure). */
+  private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
   private soakTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -83,6 +95,12 @@ export class StacdService {
   /** Number of /sys/class/nvme scans, for benchmarks: one per pass. */
   sysfsScans = 0;
   passes = 0;
+  /** Kernel connects made, failed, and disconnects made since start (metrics). */
+  connects = 0;
+  connectFailures = 0;
+  disconnects = 0;
+  /** TID keys whose connect is in flight. */
+  private readonly connecting = new Set<string>();
   /** Duration of the last pass that connected or disconnected something (scan, stafd query, plan, execution). */
   lastWorkingPassMs: number | undefined;
   /** Its phases: inputs (sysfs scan, registry, stafd query), plan, execution. */
@@ -121,21 +139,27 @@ export class StacdService {
 
   private async inputs() {
     this.sysfsScans++;
-    const [kernel, owners, stafd] = await Promise.all([
+    const [kernel, owners, stafd, hostExclusions] = await Promise.all([
       this.opts.kernel.scan(),
       readOwners(this.opts.registryDir),
       this.opts.stafd(),
+      this.opts.hostExclusions?.() ?? [],
     ]);
-    return { kernel, owners, stafd };
+    return { kernel, owners, stafd, hostExclusions };
   }
 
   /** The plan a pass would execute now, without executing it (`stacctl plan`). */
   async dryRun(): Promise<Plan> {
-    const { kernel, owners, stafd } = await this.inputs();
-    return this.plan(kernel, owners, stafd);
+    const { kernel, owners, stafd, hostExclusions } = await this.inputs();
+    return this.plan(kernel, owners, stafd, hostExclusions);
   }
 
-  private plan(kernel: KernelController[], owners: Map<string, string>, stafd: StafdView): Plan {
+  private plan(
+    kernel: KernelController[],
+    owners: Map<string, string>,
+    stafd: StafdView,
+    hostExclusions: readonly ExcludeFields[],
+  ): Plan {
     return planIoControllers({
       config: this.config,
       tidOpts: this.tidOpts,
@@ -146,6 +170,7 @@ export class StacdService {
       ours: new Set(this.owned.keys()),
       attempts: this.attempts,
       previousDiscovered: this.previousDiscovered,
+      hostExclusions,
     });
   }
 
@@ -161,24 +186,25 @@ export class StacdService {
     this.currentPass = new Promise<void>((r) => {
       finish = r;
     });
-    const started = process.hrtime.bigint();
+    const clock = this.opts.monotonicMs ?? (() => performance.now());
+    const started = clock();
     try {
       this.passes++;
-      const { kernel, owners, stafd } = await this.inputs();
-      const gotInputs = process.hrtime.bigint();
+      const { kernel, owners, stafd, hostExclusions } = await this.inputs();
+      const gotInputs = clock();
       if (!stafd.answered)
         this.opts.log('debug', 'stafd is not answering: no discovered controller will be removed');
       await this.forgetRecycled(kernel, owners);
-      const plan = this.plan(kernel, owners, stafd);
+      const plan = this.plan(kernel, owners, stafd, hostExclusions);
       if (stafd.answered) this.previousDiscovered = plan.discovered;
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
-      const planned = process.hrtime.bigint();
+      const planned = clock();
       await this.execute(plan, owners, kernel);
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
-        const done = process.hrtime.bigint();
-        const ms = (a: bigint, b: bigint) => (Number(b - a) / 1e6).toFixed(1);
-        this.lastWorkingPassMs = Number(done - started) / 1e6;
+        const done = clock();
+        const ms = (a: number, b: number) => (b - a).toFixed(1);
+        this.lastWorkingPassMs = done - started;
         this.lastWorkingPassPhases = `inputs ${ms(started, gotInputs)} ms, plan ${ms(gotInputs, planned)} ms, execution ${ms(planned, done)} ms`;
       }
       if (this.opts.lkcPath) {
@@ -191,6 +217,7 @@ export class StacdService {
       return plan;
     } finally {
       this.running = false;
+      this.opts.onPass?.(Math.max(0, clock() - started) / 1000);
       finish?.();
       if (this.again) {
         this.again = false;
@@ -260,10 +287,14 @@ export class StacdService {
           if (!owners.has(item.device))
             await claim(item.device, 'stas', this.opts.registryDir).catch(() => {});
           this.attempts.delete(key);
+          this.raced.delete(key);
         } else if (item.action === 'connect') {
+          this.connecting.add(key);
           try {
             const c = await this.opts.kernel.connect(this.connectRequest(item, item.desired));
+            this.connects++;
             this.owned.set(c.device, requestIdentity(item));
+            this.raced.delete(key);
             await claim(c.device, 'stas', this.opts.registryDir).catch((e: Error) =>
               this.opts.log('warning', `registry: ${e.message}`),
             );
@@ -276,10 +307,24 @@ export class StacdService {
               detail: item.reason,
             });
           } catch (e) {
+            const code = e instanceof KernelConnectError ? e.code : '';
+            if (code === 'EALREADY' && !this.raced.has(key)) {
+              // Another program (nvme-cli's udev rule reacting to the same AEN, an admin) connected it between
+              // the scan and the write: not a failure. The next pass adopts it. A second EALREADY in a row means
+              // the kernel sees a duplicate that the matching rules do not: a failure, with the usual backoff.
+              this.raced.add(key);
+              this.opts.log(
+                'info',
+                `${item.tid.toString()} | Connected by another program meanwhile (nvme-cli's udev rule?): adopting it`,
+              );
+              this.events.add(new Date(), { kind: 'connect-raced', controller: item.tid.toString() });
+              this.soak(200);
+              return;
+            }
             failures++;
+            this.connectFailures++;
             const n = (this.attempts.get(key) ?? 0) + 1;
             this.attempts.set(key, n);
-            const code = e instanceof KernelConnectError ? e.code : '';
             this.opts.log(
               n === 1 ? 'error' : 'debug',
               `${item.tid.toString()} | Failed to connect to controller. ${(e as Error).message}`,
@@ -290,11 +335,13 @@ export class StacdService {
                 controller: item.tid.toString(),
                 detail: (e as Error).message,
               });
-            if (code === 'EALREADY') this.soak(); // an equivalent connection exists: the next scan adopts it
+          } finally {
+            this.connecting.delete(key);
           }
         } else if (item.action === 'disconnect' && item.device) {
           try {
             await this.opts.kernel.disconnect(item.device);
+            this.disconnects++;
             this.owned.delete(item.device);
             await release(item.device, this.opts.registryDir).catch(() => {});
             this.opts.log('info', `${item.tid.toString()} | ${item.device} - Disconnected (${item.reason})`);
@@ -358,6 +405,27 @@ export class StacdService {
       'dlpe.eflags.ncc': dlpe && (dlpe.eflags & EFlags.NCC) !== 0 ? 'True' : 'False',
       plan: `${item.action}: ${item.reason}`,
     };
+  }
+
+  /**
+   * The wanted I/O controllers of the last plan by state (metrics): `connected` (kept, or connected by that
+   * pass), `connecting` (connect in flight), `failed` (the last attempt failed; retried), `skipped` (given up on
+   * NCC), `excluded` (refused by exclude=, the host exclusion list or a disabled address family).
+   */
+  iocStates(): Record<IocState, number> {
+    const n: Record<IocState, number> = { connected: 0, connecting: 0, failed: 0, skipped: 0, excluded: 0 };
+    for (const i of this.lastPlan?.items ?? []) {
+      if (!i.desired) continue;
+      const key = i.tid.key();
+      if (i.action === 'keep') n.connected++;
+      else if (i.action === 'skip') n.skipped++;
+      else if (i.action === 'connect')
+        n[
+          this.connecting.has(key) ? 'connecting' : (this.attempts.get(key) ?? 0) > 0 ? 'failed' : 'connected'
+        ]++;
+    }
+    n.excluded = this.lastPlan?.refused.length ?? 0;
+    return n;
   }
 
   /** IOCs stacd manages (wanted ones and its own connections). */

@@ -1,12 +1,14 @@
 /**
- * One discovery controller as stafd runs it: connect (userspace NVMe/TCP), register with a CDC (DIM), choose PLEO,
- * read and cache the log, re-read on every change notice and after every reconnect, reconnect with fast-then-slow
- * backoff. The cached log survives reconnects (nvme-stas 2.3 fixed losing it).
+ * One discovery controller as stafd runs it: connect (userspace NVMe/TCP, or the kernel for rdma/fc/loop and
+ * kernel-discovery=true), register with a CDC (DIM, userspace only), choose PLEO, read and cache the log, re-read on
+ * every change notice and after every reconnect, reconnect with fast-then-slow backoff. The cached log survives
+ * reconnects (nvme-stas 2.3 fixed losing it).
  */
 import { EventEmitter } from 'node:events';
 import { hostname, release, type } from 'node:os';
-import type { DiscoverySession, SessionOptions } from '../../adapters/nvme-tcp/discovery-session.js';
+import type { DcSession, DcSessionFactory } from '../../adapters/dc-session.js';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
+import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import { DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
@@ -31,7 +33,7 @@ export const DEFAULT_DC_TIMING: DcTiming = {
   logRetryMs: 20000,
 };
 
-export type SessionFactory = (opts: SessionOptions) => Promise<DiscoverySession>;
+export type SessionFactory = DcSessionFactory;
 
 export interface DcDeps {
   connect: SessionFactory;
@@ -40,6 +42,8 @@ export interface DcDeps {
   kato: number;
   hdgst: boolean;
   ddgst: boolean;
+  /** [Global] reconnect-delay and ctrl-loss-tmo (kernel DCs only; per-controller values override them). */
+  kernel?: Pick<ConnectOptions, 'reconnectDelay' | 'ctrlLossTmo'>;
   /** pleo=enabled: ask DDCs for Port Local Entries Only when they support it. */
   pleo: boolean;
   timing?: DcTiming;
@@ -52,6 +56,10 @@ export interface DcEvents {
   /** The log was (re)read: emitted after every successful read, as nvme-stas does. */
   logPages: [DiscoveryLogEntry[]];
   state: [DcState];
+  /** An asynchronous event notice arrived (any kind; a discovery log change makes a re-read). */
+  aen: [];
+  /** A DIM registration with a CDC succeeded (true) or failed (false). */
+  dim: [boolean];
 }
 
 export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
@@ -68,7 +76,15 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   registered = false;
   /** Epoch ms of the last successful log read. */
   lastRead: number | undefined;
-  private session: DiscoverySession | undefined;
+  /** Kernel device of the current session (kernel-hosted DCs), undefined otherwise. */
+  device: string | undefined;
+  /**
+   * Kernel device stafd created for this DC and still owns (kept across reconnects and, through the last-known
+   * config, restarts): the only kernel DC stafd may delete.
+   */
+  ownedDevice: string | undefined;
+  private session: DcSession | undefined;
+  private dimSkipLogged = false;
   private timer: NodeJS.Timeout | undefined;
   private retryIntervalMs: number | undefined;
   private readonly timing: DcTiming;
@@ -124,10 +140,17 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     if (this.state === 'stopped') return;
     this.setState('connecting');
     this.connectAttempts++;
-    const kato = this.entry?.overrides.kato ?? this.deps.kato;
-    let session: DiscoverySession;
+    const o = this.entry?.overrides;
+    const kato = o?.kato ?? this.deps.kato;
+    let session: DcSession;
     try {
       session = await this.deps.connect({
+        transport: this.tid.transport,
+        ownedDevice: this.ownedDevice,
+        ctrlLossTmo: o?.ctrlLossTmo ?? this.deps.kernel?.ctrlLossTmo,
+        reconnectDelay: o?.reconnectDelay ?? this.deps.kernel?.reconnectDelay,
+        dhchapSecret: this.entry?.dhchapSecret,
+        dhchapCtrlSecret: this.entry?.dhchapCtrlSecret,
         traddr: this.tid.traddr,
         trsvcid: this.tid.trsvcid,
         hostTraddr: this.tid.hostTraddr || undefined,
@@ -144,10 +167,13 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       return;
     }
     if ((this.state as DcState) === 'stopped') {
-      await session.close().catch(() => {});
+      // stop() ran meanwhile; what it decided for the session it had applies to this one too.
+      await (this.keepOnStop && session.release ? session.release() : session.close()).catch(() => {});
       return;
     }
     this.session = session;
+    this.device = session.device;
+    if (session.device) this.ownedDevice = session.created ? session.device : undefined;
     this.connectAttempts = 0;
     this.lastError = undefined;
     this.retryIntervalMs = undefined;
@@ -156,20 +182,31 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     session.on('close', (err) => {
       if (this.session !== session) return;
       this.session = undefined;
+      this.device = undefined;
+      // A kernel controller that went away is no longer stafd's.
+      if (session.device && this.ownedDevice === session.device) this.ownedDevice = undefined;
       if (this.state === 'stopped') return;
       this.say('warning', `Connection lost${err ? `: ${err.message}` : ''}`);
       this.schedule(this.timing.fastRetryMs);
     });
     session.on('aen', (ev) => {
+      this.emit('aen');
       if (!isDiscoveryLogChange(ev)) return;
       this.say('info', 'Received AEN: discovery log page changed');
+      void this.readLog(session);
+    });
+    session.on('reconnected', () => {
+      this.say('info', 'The kernel reconnected the controller: re-reading the log');
       void this.readLog(session);
     });
     const id = session.identify;
     this.model = id.model;
     this.serial = id.serial;
     this.dctype = id.dctype === DcType.cdc ? 'cdc' : id.dctype === DcType.ddc ? 'ddc' : '';
-    if (this.dctype === 'cdc') await this.register(session);
+    if (this.dctype === 'cdc' && session.dimUnsupported) {
+      if (!this.dimSkipLogged) this.say('warning', `Not registering with the CDC: ${session.dimUnsupported}`);
+      this.dimSkipLogged = true;
+    } else if (this.dctype === 'cdc') await this.register(session);
     this.usePleo = false;
     if (this.deps.pleo && this.dctype !== 'cdc') {
       try {
@@ -207,13 +244,15 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     };
   }
 
-  private async register(session: DiscoverySession): Promise<void> {
+  private async register(session: DcSession): Promise<void> {
     try {
       await session.dim(DimTask.Register, this.dimRegistration());
       this.registered = true;
+      this.emit('dim', true);
       this.say('info', 'Registered with Central Discovery Controller');
     } catch (e) {
       this.registered = false;
+      this.emit('dim', false);
       this.say('warning', `Registration error. ${(e as Error).message}.`);
       const t = setTimeout(() => {
         if (this.session === session && !session.isClosed) void this.register(session);
@@ -222,7 +261,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     }
   }
 
-  private async readLog(session: DiscoverySession): Promise<void> {
+  private async readLog(session: DcSession): Promise<void> {
     try {
       const log = await session.readDiscoveryLog({ pleo: this.usePleo });
       this.logPages = log.entries.filter(hasUsableAddress);
@@ -245,13 +284,30 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     else if (this.state === 'waiting') this.schedule(0);
   }
 
-  /** Closes the connection (deregistering from a CDC) and stops retrying. */
-  async stop(): Promise<void> {
+  private keepOnStop = false;
+
+  /**
+   * Stops retrying and ends the session. A userspace session closes (deregistering from a CDC). A kernel session
+   * with `keep` (stafd exits with persistent-connections) leaves the kernel controller in place; without it the
+   * controller is deleted if stafd created it (a controller someone else made is always left alone).
+   */
+  async stop(opts: { keep?: boolean } = {}): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.keepOnStop = opts.keep ?? false;
     const s = this.session;
     this.session = undefined;
+    this.device = undefined;
     this.setState('stopped');
-    if (s) await s.close().catch(() => {});
+    if (!s) return;
+    try {
+      if (this.keepOnStop && s.release) await s.release();
+      else {
+        await s.close();
+        if (s.device && this.ownedDevice === s.device) this.ownedDevice = undefined;
+      }
+    } catch (e) {
+      this.say('error', `Disconnect failed: ${(e as Error).message}`);
+    }
   }
 }

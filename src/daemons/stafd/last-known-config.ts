@@ -14,6 +14,8 @@ export interface SavedDc {
   tid: Required<TidInput>;
   origin: DcOrigin;
   logPages: DiscoveryLogEntry[];
+  /** Kernel discovery controller stafd created for this DC and left in place (persistent-connections). */
+  kernelDevice?: string | undefined;
 }
 
 const VERSION = 1;
@@ -95,10 +97,12 @@ export function loadLkc(path: string): { dcs: SavedDc[]; problem?: string } {
         tsas: new Uint8Array(Buffer.from(isStr(p['tsas']) ? p['tsas'] : '', 'base64')),
       });
     }
+    const kernelDevice = d['kernelDevice'];
     out.push({
       tid: Object.fromEntries(fields.map((f) => [f, tid[f] as string])) as Required<TidInput>,
       origin,
       logPages,
+      ...(isStr(kernelDevice) && /^nvme\d+$/.test(kernelDevice) ? { kernelDevice } : {}),
     });
   }
   return { dcs: out };

@@ -5,11 +5,16 @@
 import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
+import { HostExclusionList } from '../../adapters/exclusion-list.js';
+import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/discovery-session.js';
+import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/discovery-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
+import { dcHostFor } from '../../core/stafd/kernel-dc.js';
 import { VERSION } from '../../version.js';
-import { type DaemonSpec, runUntilStopped, startDaemon } from '../program.js';
+import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { defaultLkcPath } from './last-known-config.js';
+import { StafdMetrics } from './metrics.js';
 import { StafdService, type TidArgs } from './service.js';
 import { startZeroconf, type Zeroconf } from './zeroconf.js';
 
@@ -26,6 +31,8 @@ options:
   --tron                Trace ON (debug messages)
   --idl FILE            Print the D-Bus IDL to FILE and exit
   --sys-conf FILE       Host identity file (default: /etc/stas/sys.conf)
+  --metrics LISTEN      Serve OpenMetrics (GET /metrics, no authentication) on LISTEN: 127.0.0.1:PORT,
+                        [::1]:PORT, localhost:PORT or the absolute path of a unix socket
   -v, --version         Print the version and exit
 
 signals: SIGHUP reloads the configuration (new parameters apply to new connections); SIGTERM/SIGINT stop.
@@ -45,18 +52,30 @@ export async function main(argv: readonly string[]): Promise<number> {
   let config: StafdConfig = started.config;
 
   let dbus: StafService | undefined;
+  const kernelDcs = new KernelDcHost(systemKernelDcPorts(), log);
+  const metrics = new StafdMetrics(() => service.snapshot());
+  const hostExclusions = new HostExclusionList(log);
   const service = new StafdService({
     config,
     confFile,
     identity,
-    connect: (o) => DiscoverySession.connect(o),
+    // tcp: stafd's userspace NVMe/TCP host unless kernel-discovery=true; rdma/fc/loop: the kernel's host.
+    connect: (o) =>
+      dcHostFor(o.transport, config.kernelDiscovery) === 'kernel'
+        ? kernelDcs.connect(o)
+        : DiscoverySession.connect(o),
     log,
     signals: {
       logPagesChanged: (tid, device) => dbus?.logPagesChanged(tid, device),
       dcRemoved: () => dbus?.dcRemoved(),
     },
     lkcPath: defaultLkcPath(PROG),
+    // The firmware's NBFTs, read once per process (not on SIGHUP).
+    nbft: loadNbftDiscoveryControllers({ log }),
+    onRunner: (r) => metrics.watch(r),
+    hostExclusions: () => hostExclusions.load(identity.hostId),
   });
+  hostExclusions.watch(() => void service.reconcile());
 
   // Restore the cached controllers and log pages before taking the bus name, so that the first caller (stacd
   // after a restart) already gets them.
@@ -94,6 +113,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   };
   applyZeroconf();
+  const metricsServer = await serveMetrics(started, () => metrics.registry.expose());
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
   return runUntilStopped(
@@ -105,7 +125,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       applyZeroconf();
     },
     async () => {
+      await metricsServer?.close();
       zeroconf?.stop();
+      hostExclusions.close();
       await service.stop();
       await dbus?.close().catch(() => {});
       bus.disconnect();

@@ -7,6 +7,7 @@ import { lookup } from 'node:dns/promises';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
 import { EventLog } from '../../core/events.js';
+import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import {
@@ -14,9 +15,11 @@ import {
   type DcCandidate,
   type DcOrigin,
   diffDiscoveryControllers,
+  HOST_EXCLUDED,
   planDiscoveryControllers,
 } from '../../core/stafd/dc-plan.js';
 import { dlpeToDict, referralTids } from '../../core/stafd/dlpe.js';
+import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
 import { commonProcessInfo } from '../process-info.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
@@ -42,6 +45,12 @@ export interface StafdServiceOptions {
   timing?: DcTiming;
   /** Host name resolution for `controller=` lines naming a host (default: the system resolver). */
   resolve?: (name: string, family: 4 | 6 | undefined) => Promise<string>;
+  /** Discovery controllers of the firmware's NBFTs (read once at start-up): configured DCs like controller= lines. */
+  nbft?: readonly NbftDc[];
+  /** The host-wide exclusion list, read for every pass (default: none). */
+  hostExclusions?: () => Promise<ExcludeFields[]>;
+  /** Sees every DC runner as it is created (the metrics count their events). */
+  onRunner?: (r: DiscoveryControllerRunner) => void;
 }
 
 /** Values of per-controller options as nvme-stas shows them in controller dictionaries. */
@@ -104,6 +113,7 @@ export class StafdService {
         if (this.dcs.has(tid.key())) continue;
         const r = this.addRunner({ tid, origin: saved.origin });
         r.logPages = saved.logPages;
+        r.ownedDevice = saved.kernelDevice;
       }
       if (dcs.length)
         this.opts.log('info', `Restored ${dcs.length} discovery controller(s) from ${this.opts.lkcPath}`);
@@ -135,7 +145,7 @@ export class StafdService {
     this.soakTimer.unref?.();
   }
 
-  private async resolveConfigured(): Promise<{ tid: Tid; entry: ControllerEntry }[]> {
+  private async resolveConfigured(): Promise<{ tid: Tid; entry?: ControllerEntry }[]> {
     const fam = this.config.ipFamily;
     const resolve =
       this.opts.resolve ??
@@ -166,7 +176,9 @@ export class StafdService {
       }),
     );
     // Keep file order (resolution finishes in any order); the first line wins for duplicates.
-    return out.sort((a, b) => a.entry.line - b.entry.line);
+    out.sort((a, b) => a.entry.line - b.entry.line);
+    // Then the nBFT discovery entries (a controller= line naming the same DC wins with its options).
+    return [...out, ...(this.opts.nbft ?? []).map((dc) => ({ tid: Tid.from(dc.tid, this.tidOpts) }))];
   }
 
   private currentView(): Map<string, CurrentDc> {
@@ -212,10 +224,13 @@ export class StafdService {
         referrals,
         discovered: this.config.zeroconf ? this.discovered : [],
         excludes: this.config.excludes.map((e) => e.fields),
+        hostExclusions: (await this.opts.hostExclusions?.()) ?? [],
         ipFamily: this.config.ipFamily,
       });
       for (const d of plan.dropped)
-        if (d.reason !== 'excluded') this.opts.log('warning', `${d.tid.toString()} ${d.reason}`);
+        if (d.reason === 'excluded' || d.reason === HOST_EXCLUDED)
+          this.opts.log('debug', `${d.tid.toString()} ${d.reason}`);
+        else this.opts.log('warning', `${d.tid.toString()} ${d.reason}`);
       const diff = diffDiscoveryControllers(this.currentView(), plan);
       for (const { key, reason } of diff.remove) {
         const r = this.dcs.get(key)!;
@@ -257,6 +272,7 @@ export class StafdService {
       kato: cfg.connect.kato ?? 30,
       hdgst: cfg.connect.hdrDigest ?? false,
       ddgst: cfg.connect.dataDigest ?? false,
+      kernel: { reconnectDelay: cfg.connect.reconnectDelay, ctrlLossTmo: cfg.connect.ctrlLossTmo },
       pleo: cfg.pleo,
       log: this.opts.log,
       ...(this.opts.timing ? { timing: this.opts.timing } : {}),
@@ -268,7 +284,7 @@ export class StafdService {
         controller: r.tid.toString(),
         detail: `${pages.length} entries`,
       });
-      this.opts.signals.logPagesChanged(r.tid.args(), 'nvme?');
+      this.opts.signals.logPagesChanged(r.tid.args(), r.device ?? 'nvme?');
       const refs = referralTids(r.tid, pages, this.tidOpts)
         .map((t) => t.key())
         .join('\n');
@@ -292,6 +308,7 @@ export class StafdService {
       if (r.origin === 'discovered') this.soak();
     });
     this.dcs.set(c.tid.key(), r);
+    this.opts.onRunner?.(r);
     return r;
   }
 
@@ -309,6 +326,7 @@ export class StafdService {
       },
       origin: r.origin,
       logPages: r.logPages,
+      ...(r.ownedDevice ? { kernelDevice: r.ownedDevice } : {}),
     }));
     try {
       saveLkc(this.opts.lkcPath, dcs);
@@ -317,13 +335,18 @@ export class StafdService {
     }
   }
 
-  /** Stops every DC (userspace sessions close; CDC registrations are withdrawn) and saves the last-known config. */
+  /**
+   * Stops every DC and saves the last-known config. Userspace sessions close (CDC registrations are withdrawn);
+   * kernel DC connections stay with persistent-connections, otherwise those stafd created are deleted.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.soakTimer) clearTimeout(this.soakTimer);
     this.soakTimer = undefined;
+    const keep = this.config.persistentConnections;
+    await Promise.all([...this.dcs.values()].map((r) => r.stop({ keep })));
+    // After the stops: a deleted kernel DC is no longer recorded as stafd's.
     this.saveLkc();
-    await Promise.all([...this.dcs.values()].map((r) => r.stop()));
   }
 
   private find(args: TidArgs): DiscoveryControllerRunner | undefined {
@@ -335,7 +358,7 @@ export class StafdService {
   private idDict(r: DiscoveryControllerRunner): Record<string, string> {
     const id = r.tid.idDict();
     const { 'host-nqn': hostNqn, ...head } = id;
-    return { ...head, ...entryExtras(r.entry), 'host-nqn': hostNqn!, device: 'nvme?' };
+    return { ...head, ...entryExtras(r.entry), 'host-nqn': hostNqn!, device: r.device ?? 'nvme?' };
   }
 
   private info(r: DiscoveryControllerRunner): Record<string, string> {

@@ -36,6 +36,11 @@ const NULLB_PREFIX = 'stasnullb';
 export type AddressFamily = 'ipv4' | 'ipv6';
 
 export interface PortSpec {
+  /**
+   * Transport, default tcp. rdma needs an RDMA device (soft-RoCE: host.ts setupSoftRoce) owning traddr. loop needs
+   * nvme-loop, which Debian's kernel does not build (CONFIG_NVME_TARGET_LOOP is not set): not usable in this lab.
+   */
+  trtype?: 'tcp' | 'rdma' | 'loop';
   /** Target address, default 127.0.0.1. Any 127.0.0.0/8 address works on the guest's lo. */
   traddr?: string;
   /** TCP port, default 4420. */
@@ -49,6 +54,7 @@ export interface PortSpec {
 /** A port created by {@link Nvmet.addPort}. */
 export interface Port {
   id: number;
+  trtype: 'tcp' | 'rdma' | 'loop';
   traddr: string;
   trsvcid: string;
   adrfam: AddressFamily;
@@ -147,21 +153,27 @@ export class Nvmet {
     if (!fs.existsSync(NVMET_ROOT)) throw new Error(`${NVMET_ROOT} missing after modprobe nvmet`);
   }
 
-  /** Creates a TCP port. It starts listening once a subsystem is linked to it. */
+  /** Creates a port (TCP unless spec.trtype). It starts listening once a subsystem is linked to it. */
   addPort(spec: PortSpec = {}): Port {
     const traddr = spec.traddr ?? '127.0.0.1';
+    const trtype = spec.trtype ?? 'tcp';
+    if (trtype === 'rdma') modprobe('nvmet-rdma');
+    if (trtype === 'loop') modprobe('nvme-loop');
     const port: Port = {
       id: spec.id ?? this.freePortId(),
+      trtype,
       traddr,
       trsvcid: String(spec.trsvcid ?? IO_TRSVCID),
       adrfam: spec.adrfam ?? (traddr.includes(':') ? 'ipv6' : 'ipv4'),
     };
     const dir = this.portDir(port);
     fs.mkdirSync(dir);
-    write(`${dir}/addr_trtype`, 'tcp');
-    write(`${dir}/addr_adrfam`, port.adrfam);
-    write(`${dir}/addr_traddr`, port.traddr);
-    write(`${dir}/addr_trsvcid`, port.trsvcid);
+    write(`${dir}/addr_trtype`, trtype);
+    if (trtype !== 'loop') {
+      write(`${dir}/addr_adrfam`, port.adrfam);
+      write(`${dir}/addr_traddr`, port.traddr);
+      write(`${dir}/addr_trsvcid`, port.trsvcid);
+    }
     // addr_treq stays "not specified": with "not required", nvme-cli 2.3 (libnvme 1.3) connect-all
     // adds a 'tls' option that the 6.1 kernel rejects.
     return port;

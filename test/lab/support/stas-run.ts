@@ -68,6 +68,8 @@ export class StasRun {
   readonly stacConf = join(this.dir, 'stacd.conf');
   stafd: ChildProcess | undefined;
   stacd: ChildProcess | undefined;
+  /** Extra command-line arguments of each daemon (e.g. --metrics). */
+  readonly args: Record<'stafd' | 'stacd', string[]> = { stafd: [], stacd: [] };
   private out = { stafd: '', stacd: '' };
   private dbus: DbusDaemon | undefined;
   private bus: MessageBus | undefined;
@@ -116,7 +118,8 @@ export class StasRun {
   private spawn(prog: 'stafd' | 'stacd'): ChildProcess {
     const conf = prog === 'stafd' ? this.stafConf : this.stacConf;
     this.out[prog] += `----- ${prog} start (${new Date().toISOString()})\n`;
-    const p = spawn(process.execPath, [`dist/src/cli/${prog}.js`, '-f', conf, '--sys-conf', this.sysPath], {
+    const argv = [`dist/src/cli/${prog}.js`, '-f', conf, '--sys-conf', this.sysPath, ...this.args[prog]];
+    const p = spawn(process.execPath, argv, {
       env: {
         ...process.env,
         DBUS_SYSTEM_BUS_ADDRESS: this.dbus!.address,

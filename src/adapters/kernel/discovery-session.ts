@@ -1,0 +1,325 @@
+/**
+ * Discovery controllers carried by the kernel's NVMe host (rdma, fc, loop, and tcp with kernel-discovery=true),
+ * behind the same session interface as stafd's userspace NVMe/TCP host:
+ *
+ * - connect: adopt an existing kernel discovery controller to the same DC (one sysfs scan, nvme-stas' reuse
+ *   rules) or write a discovery connect to /dev/nvme-fabrics (validated option string, with keep_alive_tmo so the
+ *   kernel keeps the DC alive and receives its AENs) and claim it in the ownership registry;
+ * - Identify, Supported Log Pages and the consistent discovery log read through the admin passthrough ioctl;
+ * - change notices from the kernel's uevents (`NVME_AEN=0x70f002` on nvmeN, sent by nvme_aen_uevent() once
+ *   nvme_handle_aen_notice() saw a Discovery Log Page Change); `NVME_EVENT=connected|rediscover` (the kernel
+ *   reconnected by itself) asks for a re-read; `remove` (or a device gone after an event overflow) ends the
+ *   session so the runner reconnects;
+ * - close: delete the controller only if stafd created it; release: leave it in place (persistent-connections).
+ *
+ * DIM is not available: it sends data host-to-controller, and the native passthrough only reads.
+ */
+import { EventEmitter } from 'node:events';
+import type { ConnectRequest } from '../../core/connect-options.js';
+import type { KernelController } from '../../core/kernel-controller.js';
+import type { InterfaceMap } from '../../core/match.js';
+import { LogPage, parseAsyncEvent } from '../../core/nvme/commands.js';
+import {
+  type DiscoveryLog,
+  type DiscoveryLogReadOptions,
+  type LogPageRead,
+  readDiscoveryLog,
+} from '../../core/nvme/discovery-log-read.js';
+import type { IdentifyController } from '../../core/nvme/identify.js';
+import { findKernelDc } from '../../core/stafd/kernel-dc.js';
+import type { NvmeEvent } from '../../core/uevent.js';
+import type { DcConnectOptions, DcSession, DcSessionEvents } from '../dc-session.js';
+import { localInterfaces } from '../net-interfaces.js';
+import { type Connected, KernelFabrics } from './fabrics.js';
+import { identifyController, kernelGetLogPage } from './passthrough.js';
+import { claim, readOwners, release, STAS_OWNER } from './registry.js';
+import { readController, scanControllers } from './sysfs.js';
+import { UeventMonitor } from './uevents.js';
+
+/** The kernel as the kernel DC host uses it (tests substitute a fake). */
+export interface KernelDcPorts {
+  scan(): Promise<KernelController[]>;
+  /** One controller (undefined once it is gone). */
+  controller(device: string): Promise<KernelController | undefined>;
+  connect(req: ConnectRequest): Promise<Connected>;
+  disconnect(device: string): Promise<void>;
+  owners(): Promise<ReadonlyMap<string, string>>;
+  claim(device: string): Promise<void>;
+  release(device: string): Promise<void>;
+  identify(device: string): Promise<IdentifyController>;
+  getLogPage(device: string, lid: number, read: LogPageRead): Promise<Uint8Array>;
+  /** Starts delivering kernel uevents; throws when they are unavailable. Returns the stop function. */
+  watch(handlers: {
+    event: (e: NvmeEvent) => void;
+    overflow: () => void;
+    error: (e: Error) => void;
+  }): () => void;
+  ifaces(): InterfaceMap;
+}
+
+/** Interface → addresses (first = primary), for matching connections to host-iface. */
+/** The real kernel: /dev/nvme-fabrics, /sys/class/nvme, /run/nvme/registry, passthrough, netlink uevents. */
+export function systemKernelDcPorts(
+  opts: { registryDir?: string; fabrics?: KernelFabrics } = {},
+): KernelDcPorts {
+  const fabrics = opts.fabrics ?? new KernelFabrics();
+  return {
+    scan: () => scanControllers(),
+    controller: (device) => readController(device),
+    connect: (req) => fabrics.connect(req),
+    disconnect: (device) => fabrics.disconnect(device),
+    owners: () => readOwners(opts.registryDir),
+    claim: (device) => claim(device, STAS_OWNER, opts.registryDir),
+    release: (device) => release(device, opts.registryDir),
+    identify: (device) => identifyController(device),
+    getLogPage: (device, lid, read) => kernelGetLogPage(device, lid, read),
+    watch: (h) => {
+      const m = new UeventMonitor();
+      m.on('nvme', h.event);
+      m.on('overflow', h.overflow);
+      m.on('error', h.error);
+      m.start();
+      return () => m.stop();
+    },
+    ifaces: localInterfaces,
+  };
+}
+
+type Log = (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+
+/** States of a controller that is on its way out. */
+const GOING = new Set(['deleting', 'deleting (no IO)', 'dead']);
+
+export const DIM_UNSUPPORTED =
+  'DIM is not sent on kernel discovery controllers (it needs a host-to-controller passthrough; stafd only reads)';
+
+/** Kernel DC sessions of one stafd, sharing one uevent watch. */
+export class KernelDcHost {
+  private readonly sessions = new Map<string, KernelDcSession>();
+  private stopWatch: (() => void) | undefined;
+
+  constructor(
+    readonly ports: KernelDcPorts,
+    private readonly log: Log = () => {},
+  ) {}
+
+  /** Devices with a session now (for tests and status). */
+  get devices(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  private startWatching(): void {
+    if (this.stopWatch) return;
+    try {
+      this.stopWatch = this.ports.watch({
+        event: (e) => this.sessions.get(e.device)?.onKernelEvent(e),
+        overflow: () => void this.resync(),
+        error: (e) => {
+          this.log('error', `kernel uevents stopped: ${e.message}`);
+          this.stopWatching();
+          for (const s of [...this.sessions.values()]) s.lost('kernel uevents stopped');
+        },
+      });
+    } catch (e) {
+      throw new Error(`kernel uevents unavailable: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  private stopWatching(): void {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+  }
+
+  /** After lost events: every session whose controller is gone ends. */
+  private async resync(): Promise<void> {
+    const present = new Map((await this.ports.scan()).map((c) => [c.device, c]));
+    for (const [dev, s] of [...this.sessions]) {
+      const c = present.get(dev);
+      if (!c || GOING.has(c.state)) s.lost(`controller ${dev} is gone`);
+    }
+  }
+
+  /** @internal the session is over. */
+  forget(s: KernelDcSession): void {
+    if (this.sessions.get(s.device) === s) this.sessions.delete(s.device);
+    if (this.sessions.size === 0) this.stopWatching();
+  }
+
+  /** Adopts the kernel's controller to this DC if it has one, else connects one. */
+  async connect(opts: DcConnectOptions): Promise<KernelDcSession> {
+    this.startWatching();
+    try {
+      return await this.open(opts);
+    } finally {
+      if (this.sessions.size === 0) this.stopWatching();
+    }
+  }
+
+  private async open(opts: DcConnectOptions): Promise<KernelDcSession> {
+    const tid = {
+      transport: opts.transport,
+      traddr: opts.traddr,
+      trsvcid: String(opts.trsvcid),
+      subsysnqn: opts.subsysnqn,
+      hostTraddr: opts.hostTraddr ?? '',
+      hostIface: opts.hostIface ?? '',
+      hostNqn: opts.hostNqn,
+    };
+    const inUse = new Set(this.sessions.keys());
+    const kernel = (await this.ports.scan()).filter((c) => !inUse.has(c.device));
+    const found = findKernelDc(tid, kernel, this.ports.ifaces(), opts.ownedDevice);
+    let device: string;
+    let created: boolean;
+    let fresh = false;
+    if (found) {
+      device = found.device;
+      const owner = (await this.ports.owners()).get(device);
+      // stafd's own only if it made this very device (its record) and the registry still says so.
+      created = device === opts.ownedDevice && owner === STAS_OWNER;
+      this.log(
+        'info',
+        `Adopting kernel discovery controller ${device} (${created ? 'created by stafd' : `owner ${owner ?? 'unknown'}: never deleted by stafd`})`,
+      );
+    } else {
+      const c = await this.ports.connect({
+        transport: opts.transport,
+        traddr: opts.traddr,
+        trsvcid: String(opts.trsvcid),
+        nqn: opts.subsysnqn,
+        hostNqn: opts.hostNqn,
+        hostId: opts.hostId,
+        hostTraddr: opts.hostTraddr,
+        hostIface: opts.hostIface,
+        discovery: true,
+        kato: Math.round(opts.katoMs / 1000),
+        ctrlLossTmo: opts.ctrlLossTmo,
+        reconnectDelay: opts.reconnectDelay,
+        hdrDigest: opts.hdgst,
+        dataDigest: opts.ddgst,
+        dhchapSecret: opts.dhchapSecret,
+        dhchapCtrlSecret: opts.dhchapCtrlSecret,
+      });
+      device = c.device;
+      created = true;
+      fresh = true;
+      try {
+        await this.ports.claim(device);
+      } catch (e) {
+        this.log('warning', `registry: cannot record ${device} as stas': ${(e as Error).message}`);
+      }
+    }
+    const session = new KernelDcSession(this, device, created);
+    this.sessions.set(device, session);
+    try {
+      session.identify = await this.ports.identify(device);
+    } catch (e) {
+      // A controller this attempt made is not left behind; an adopted one is left as it is.
+      if (fresh) await session.close().catch(() => {});
+      else await session.release();
+      throw new Error(`Identify through ${device} failed: ${(e as Error).message}`, { cause: e });
+    }
+    return session;
+  }
+}
+
+/** One discovery controller carried by the kernel (/dev/nvmeN). */
+export class KernelDcSession extends EventEmitter<DcSessionEvents> implements DcSession {
+  identify!: IdentifyController;
+  readonly dimUnsupported = DIM_UNSUPPORTED;
+  private closed = false;
+
+  constructor(
+    private readonly host: KernelDcHost,
+    readonly device: string,
+    /** stafd created this controller (it may delete it). */
+    readonly created: boolean,
+  ) {
+    super();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** @internal a uevent of this device. */
+  onKernelEvent(e: NvmeEvent): void {
+    if (this.closed) return;
+    if (e.kind === 'aen') this.emit('aen', parseAsyncEvent(e.aen));
+    else if (e.kind === 'event' && (e.event === 'connected' || e.event === 'rediscover'))
+      this.emit('reconnected');
+    else if (e.kind === 'remove') this.lost(`kernel controller ${this.device} removed`);
+  }
+
+  /** @internal the controller is gone: the session ends (its registry entry with it). */
+  lost(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.host.forget(this);
+    if (this.created) void this.host.ports.release(this.device).catch(() => {});
+    this.emit('close', new Error(reason));
+  }
+
+  /** A failed command: if the controller is gone, the session ends; the error goes to the caller either way. */
+  private async check(e: unknown): Promise<never> {
+    const c = await this.host.ports.controller(this.device).catch(() => undefined);
+    if (!c || GOING.has(c.state)) this.lost(`kernel controller ${this.device} is gone`);
+    throw e;
+  }
+
+  private async getLogPage(lid: number, read: LogPageRead): Promise<Uint8Array> {
+    if (this.closed) throw new Error(`session of ${this.device} is closed`);
+    try {
+      return await this.host.ports.getLogPage(this.device, lid, read);
+    } catch (e) {
+      return this.check(e);
+    }
+  }
+
+  /** The kernel enables the discovery-log-change notice at connect and re-arms the AER itself. */
+  async enableDiscoveryChangeNotices(): Promise<void> {}
+
+  async discoveryLogOptions(): Promise<number> {
+    const data = await this.getLogPage(LogPage.SupportedLogPages, {
+      offset: 0,
+      length: 1024,
+      lsp: 0,
+      rae: true,
+    });
+    return Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(LogPage.Discovery * 4) >>> 16;
+  }
+
+  readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
+    const mdts = this.identify?.mdts ?? 0;
+    const maxTransferBytes = mdts > 0 ? Math.min(4096 * 2 ** mdts, 256 * 1024) : 256 * 1024;
+    return readDiscoveryLog((r) => this.getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
+  }
+
+  async dim(): Promise<void> {
+    throw new Error(DIM_UNSUPPORTED);
+  }
+
+  private detach(): boolean {
+    if (this.closed) return false;
+    this.closed = true;
+    this.host.forget(this);
+    return true;
+  }
+
+  /** Ends the session; deletes the kernel controller only if stafd created it. */
+  async close(): Promise<void> {
+    if (!this.detach()) return;
+    try {
+      if (this.created) {
+        await this.host.ports.disconnect(this.device);
+        await this.host.ports.release(this.device).catch(() => {});
+      }
+    } finally {
+      this.emit('close', undefined);
+    }
+  }
+
+  /** Ends the session and leaves the kernel controller (and stafd's claim on it) in place. */
+  async release(): Promise<void> {
+    if (this.detach()) this.emit('close', undefined);
+  }
+}

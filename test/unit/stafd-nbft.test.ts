@@ -1,0 +1,115 @@
+/**
+ * stafd with nBFT discovery controllers (the service, a real userspace NVMe/TCP session, the test double): they are
+ * configured DCs like controller= lines — connected with the table's host NQN, exclude= applies, a controller=
+ * line for the same DC wins, SIGHUP keeps them.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { parseStafdConfig } from '../../src/core/config/service-config.js';
+import type { NbftDc } from '../../src/core/stafd/nbft-dcs.js';
+import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import { StafdService } from '../../src/daemons/stafd/service.js';
+import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+
+const identity = {
+  hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+  hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+};
+const NBFT_HOST_NQN = 'nqn.1988-11.com.example:boot-host';
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function target() {
+  const t = new DiscoveryTarget({ entries: [ioEntry(1), ioEntry(2)] });
+  await t.start();
+  cleanups.push(() => t.stop());
+  return t;
+}
+
+const nbftDc = (port: number, hostNqn?: string): NbftDc => ({
+  source: '/sys/firmware/acpi/tables/NBFT discovery entry 1',
+  tid: {
+    transport: 'tcp',
+    traddr: '127.0.0.1',
+    trsvcid: String(port),
+    subsysnqn: WELL_KNOWN_DISC_NQN,
+    ...(hostNqn ? { hostNqn } : {}),
+  },
+});
+
+function service(confText: string, nbft: NbftDc[]) {
+  const s = new StafdService({
+    config: parseStafdConfig(confText, 'stafd.conf').config,
+    confFile: 'stafd.conf',
+    identity,
+    connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
+    log: () => {},
+    signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
+    soakMs: 20,
+    timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
+    nbft,
+  });
+  cleanups.push(() => s.stop());
+  return s;
+}
+
+const until = async (what: string, cond: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+const settle = () => new Promise((r) => setTimeout(r, 150));
+
+test('an nBFT DC with an empty configuration: connected with the table host NQN, log served, origin configured', async () => {
+  const t = await target();
+  const s = service('', [nbftDc(t.port, NBFT_HOST_NQN)]);
+  s.start();
+  await until('log read', () => s.snapshot()[0]?.pages === 2);
+  const [dc] = s.listControllers(true);
+  assert.deepEqual(
+    [dc!['trsvcid'], dc!['subsysnqn'], dc!['host-nqn'], dc!['origin'], dc!['connected']],
+    [String(t.port), WELL_KNOWN_DISC_NQN, NBFT_HOST_NQN, 'configured', 'True'],
+  );
+  assert.deepEqual(t.connectHostNqns, [NBFT_HOST_NQN], 'the Fabrics Connect carried the NBFT host NQN');
+  const all = JSON.parse(s.getAllLogPages(false));
+  assert.deepEqual(
+    all[0]['log-pages'].map((e: Record<string, string>) => e['subnqn']),
+    ['nqn.2024-01.io.stas-test:subsys1', 'nqn.2024-01.io.stas-test:subsys2'],
+  );
+  // SIGHUP (a new configuration) keeps the nBFT DC: the tables are not read again and still apply.
+  s.reload(parseStafdConfig('[Global]\nkato=20\n', 'stafd.conf').config);
+  await settle();
+  assert.equal(s.snapshot().length, 1);
+  assert.equal(t.connectsAccepted, 1, 'no reconnect');
+});
+
+test('exclude= keeps an nBFT DC out, at start and after SIGHUP', async () => {
+  const t = await target();
+  const s = service(`[Controllers]\nexclude = trsvcid=${t.port}\n`, [nbftDc(t.port)]);
+  s.start();
+  await settle();
+  await s.reconcile();
+  assert.deepEqual(s.snapshot(), []);
+  assert.equal(t.connectsAccepted, 0);
+  s.reload(parseStafdConfig('', 'stafd.conf').config);
+  await until('added once the exclusion goes', () => s.snapshot()[0]?.pages === 2);
+  s.reload(parseStafdConfig(`[Controllers]\nexclude = traddr=127.0.0.1\n`, 'stafd.conf').config);
+  await until('removed when excluded again', () => s.snapshot().length === 0);
+});
+
+test('a controller= line for the same DC wins (one DC, with the line options); the system host NQN applies', async () => {
+  const t = await target();
+  const line = `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${t.port};kato=17`;
+  const s = service(`[Controllers]\n${line}\n`, [nbftDc(t.port)]);
+  s.start();
+  await until('log read', () => s.snapshot()[0]?.pages === 2);
+  assert.equal(s.snapshot().length, 1);
+  const [dc] = s.listControllers(false);
+  assert.deepEqual([dc!['kato'], dc!['host-nqn']], ['17', identity.hostNqn]);
+  assert.deepEqual(t.connectHostNqns, [identity.hostNqn]);
+});
