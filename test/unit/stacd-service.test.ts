@@ -12,6 +12,7 @@ import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
+import { controllerFor } from '../support/kernel-records.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
@@ -36,22 +37,7 @@ function fakeKernel() {
         if (refuse.has(r.nqn))
           throw new KernelConnectError('ECONNREFUSED', 'ECONNREFUSED: connection refused by the target');
         const device = `nvme${next++}`;
-        ctrls.push({
-          device,
-          transport: r.transport,
-          traddr: r.traddr,
-          trsvcid: r.trsvcid ?? '',
-          subsysnqn: r.nqn,
-          hostNqn: r.hostNqn,
-          hostId: r.hostId,
-          hostTraddr: '',
-          hostIface: '',
-          srcAddr: '127.0.0.1',
-          cntrltype: 'io',
-          dctype: 'none',
-          state: 'live',
-          hasNamespaces: true,
-        });
+        ctrls.push(controllerFor(r, device));
         return { device, instance: next - 1, cntlid: 1 };
       },
       disconnect: async (d: string) => {

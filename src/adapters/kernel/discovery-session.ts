@@ -22,8 +22,9 @@ import { LogPage, parseAsyncEvent } from '../../core/nvme/commands.js';
 import {
   type DiscoveryLog,
   type DiscoveryLogReadOptions,
+  discoveryLogOptions,
   type LogPageRead,
-  readDiscoveryLog,
+  readDiscoveryLogOf,
 } from '../../core/nvme/discovery-log-read.js';
 import type { IdentifyController } from '../../core/nvme/identify.js';
 import { findKernelDc } from '../../core/stafd/kernel-dc.js';
@@ -279,19 +280,12 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
   async enableDiscoveryChangeNotices(): Promise<void> {}
 
   async discoveryLogOptions(): Promise<number> {
-    const data = await this.getLogPage(LogPage.SupportedLogPages, {
-      offset: 0,
-      length: 1024,
-      lsp: 0,
-      rae: true,
-    });
-    return Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(LogPage.Discovery * 4) >>> 16;
+    return discoveryLogOptions((lid, r) => this.getLogPage(lid, r));
   }
 
+  /** The whole discovery log, read consistently. */
   readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
-    const mdts = this.identify?.mdts ?? 0;
-    const maxTransferBytes = mdts > 0 ? Math.min(4096 * 2 ** mdts, 256 * 1024) : 256 * 1024;
-    return readDiscoveryLog((r) => this.getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
+    return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
   }
 
   async dim(): Promise<void> {

@@ -31,8 +31,9 @@ import { type DimHostRegistration, encodeDimRegistration } from '../../core/nvme
 import {
   type DiscoveryLog,
   type DiscoveryLogReadOptions,
+  discoveryLogOptions,
   type LogPageRead,
-  readDiscoveryLog,
+  readDiscoveryLogOf,
 } from '../../core/nvme/discovery-log-read.js';
 import { type IdentifyController, parseIdentifyController } from '../../core/nvme/identify.js';
 import { type Pdu, PduType, ProtocolError } from '../../core/nvme/pdu.js';
@@ -489,20 +490,12 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
 
   /** Supported Log Pages (LID 0): the DLP options word (EXTDLPES/PLEOS/ALLSUBES) of LID 0x70. */
   async discoveryLogOptions(): Promise<number> {
-    const data = await this.getLogPage(LogPage.SupportedLogPages, {
-      offset: 0,
-      length: 1024,
-      lsp: 0,
-      rae: true,
-    });
-    return Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(LogPage.Discovery * 4) >>> 16;
+    return discoveryLogOptions((lid, r) => this.getLogPage(lid, r));
   }
 
   /** The whole discovery log, read consistently. */
   readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
-    const mdts = this.identify?.mdts ?? 0;
-    const maxTransferBytes = mdts > 0 ? Math.min(4096 * 2 ** mdts, 256 * 1024) : 256 * 1024;
-    return readDiscoveryLog((r) => this.getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
+    return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
   }
 
   /**

@@ -3,7 +3,7 @@
  * changes (bounded). Transport-independent: the caller supplies the Get Log Page operation (userspace NVMe/TCP
  * session or kernel passthrough ioctl).
  */
-import { DiscoveryLsp } from './commands.js';
+import { DiscoveryLsp, LogPage } from './commands.js';
 import {
   type DiscoveryLogEntry,
   type DiscoveryLogHeader,
@@ -94,4 +94,23 @@ export async function readDiscoveryLog(
     }
   }
   throw new DiscoveryLogChangingError(maxAttempts);
+}
+
+/** A Get Log Page of any log (LID) — what a session offers; readDiscoveryLog needs it bound to LID 0x70. */
+export type GetAnyLogPage = (lid: number, read: LogPageRead) => Promise<Uint8Array>;
+
+/** The DLP options word (EXTDLPES/PLEOS/ALLSUBES) of LID 0x70, from the Supported Log Pages log (LID 0). */
+export async function discoveryLogOptions(getLogPage: GetAnyLogPage): Promise<number> {
+  const data = await getLogPage(LogPage.SupportedLogPages, { offset: 0, length: 1024, lsp: 0, rae: true });
+  return Buffer.from(data.buffer, data.byteOffset, data.length).readUInt32LE(LogPage.Discovery * 4) >>> 16;
+}
+
+/** The whole discovery log, read consistently, with transfers bounded by the controller's MDTS (0: no limit). */
+export function readDiscoveryLogOf(
+  getLogPage: GetAnyLogPage,
+  mdts: number,
+  opts: DiscoveryLogReadOptions = {},
+): Promise<DiscoveryLog> {
+  const maxTransferBytes = mdts > 0 ? Math.min(4096 * 2 ** mdts, 256 * 1024) : 256 * 1024;
+  return readDiscoveryLog((r) => getLogPage(LogPage.Discovery, r), { maxTransferBytes, ...opts });
 }
