@@ -58,13 +58,14 @@ test('the host exclusion list keeps IOCs and DCs out, and edits apply without a 
   mkdirSync(DROPIN_DIR, { recursive: true });
   writeFileSync(`${DROPIN_DIR}/maint.conf`, `[exclusions]\nexclusion = nqn=${V[2]};trsvcid=8009\n`);
   await run.until('the IOC of the drop-in list disconnected', () => sameSet([V[0]!, V[1]!]));
-  const events = JSON.parse(await run.stac.events()) as {
-    kind: string;
-    controller: string;
-    detail: string;
-  }[];
-  const gone = events.find((e) => e.kind === 'disconnected' && e.controller.includes(V[2]!));
-  assert.ok(gone, `a disconnect event for ${V[2]}: ${JSON.stringify(events)}`);
+  // The device vanishes while stacd's disconnect is still returning: wait for its event.
+  type Ev = { kind: string; controller: string; detail: string };
+  const disconnectEvent = async () =>
+    (JSON.parse(await run.stac.events()) as Ev[]).find(
+      (e) => e.kind === 'disconnected' && e.controller.includes(V[2]!),
+    );
+  await run.until(`a disconnect event for ${V[2]}`, async () => (await disconnectEvent()) !== undefined);
+  const gone = (await disconnectEvent())!;
   assert.match(gone.detail, /host exclusion list/);
 
   // stafd: a drop-in naming the discovery controller drops it (and with it its log page).
