@@ -299,12 +299,10 @@ async function subscribe(
   };
 }
 
-/** stafd as seen by stafctl and stacd. Calls reject with dbus-next's DBusError (`.type`) or a timeout. */
-export interface StafClient {
+/** What both daemons answer (org.nvmexpress.staf|stac, their .debug and .events interfaces). Calls reject with
+ * dbus-next's DBusError (`.type`) or a timeout. */
+export interface DaemonClient {
   listControllers(detailed: boolean): Promise<Record<string, string>[]>;
-  getLogPages(...tid: TidArgs): Promise<Record<string, string>[]>;
-  /** JSON text */
-  getAllLogPages(detailed: boolean): Promise<string>;
   /** JSON text */
   processInfo(): Promise<string>;
   /** JSON text */
@@ -312,64 +310,61 @@ export interface StafClient {
   getTron(): Promise<boolean>;
   setTron(on: boolean): Promise<void>;
   logLevel(): Promise<string>;
-  onLogPagesChanged(cb: (tid: TidArgs, device: string) => void): Promise<Subscription>;
-  onDcRemoved(cb: () => void): Promise<Subscription>;
-  /** JSON text (org.nvmexpress.staf.events, stas extension) */
+  /** JSON text (the .events interface, stas extension) */
   events(): Promise<string>;
 }
 
-export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
-  const { call, getProperty, setProperty } = makeCaller(bus, STAFD_OBJECT, opts);
-  const main = STAFD_DBUS_NAME;
-  const debug = `${STAFD_DBUS_NAME}.debug`;
+function daemonClient(caller: ReturnType<typeof makeCaller>, main: string): DaemonClient {
+  const { call, getProperty, setProperty } = caller;
+  const debug = `${main}.debug`;
   return {
     listControllers: async (detailed) =>
       (await call(main, 'list_controllers', [detailed])) as Record<string, string>[],
-    getLogPages: async (...tid) => (await call(main, 'get_log_pages', tid)) as Record<string, string>[],
-    getAllLogPages: async (detailed) => (await call(main, 'get_all_log_pages', [detailed])) as string,
     processInfo: async () => (await call(debug, 'process_info', [])) as string,
     controllerInfo: async (...tid) => (await call(debug, 'controller_info', tid)) as string,
     getTron: async () => (await getProperty(debug, 'tron')) as boolean,
     setTron: (on) => setProperty(debug, 'tron', 'b', on),
     logLevel: async () => (await getProperty(debug, 'log_level')) as string,
+    events: async () => (await call(`${main}.events`, 'events', [])) as string,
+  };
+}
+
+/** stafd as seen by stafctl and stacd. */
+export interface StafClient extends DaemonClient {
+  getLogPages(...tid: TidArgs): Promise<Record<string, string>[]>;
+  /** JSON text */
+  getAllLogPages(detailed: boolean): Promise<string>;
+  onLogPagesChanged(cb: (tid: TidArgs, device: string) => void): Promise<Subscription>;
+  onDcRemoved(cb: () => void): Promise<Subscription>;
+}
+
+export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
+  const caller = makeCaller(bus, STAFD_OBJECT, opts);
+  const main = STAFD_DBUS_NAME;
+  return {
+    ...daemonClient(caller, main),
+    getLogPages: async (...tid) =>
+      (await caller.call(main, 'get_log_pages', tid)) as Record<string, string>[],
+    getAllLogPages: async (detailed) => (await caller.call(main, 'get_all_log_pages', [detailed])) as string,
     onLogPagesChanged: (cb) =>
       subscribe(bus, STAFD_OBJECT, main, 'log_pages_changed', (body) =>
         cb(body.slice(0, 7) as TidArgs, body[7] as string),
       ),
     onDcRemoved: (cb) => subscribe(bus, STAFD_OBJECT, main, 'dc_removed', () => cb()),
-    events: async () => (await call(`${main}.events`, 'events', [])) as string,
   };
 }
 
 /** stacd as seen by stacctl. */
-export interface StacClient {
-  listControllers(detailed: boolean): Promise<Record<string, string>[]>;
-  /** JSON text */
-  processInfo(): Promise<string>;
-  /** JSON text */
-  controllerInfo(...tid: TidArgs): Promise<string>;
-  getTron(): Promise<boolean>;
-  setTron(on: boolean): Promise<void>;
-  logLevel(): Promise<string>;
+export interface StacClient extends DaemonClient {
   /** JSON text (org.nvmexpress.stac.plan, stas extension) */
   plan(): Promise<string>;
-  /** JSON text (org.nvmexpress.stac.events, stas extension) */
-  events(): Promise<string>;
 }
 
 export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClient {
-  const { call, getProperty, setProperty } = makeCaller(bus, STACD_OBJECT, opts);
+  const caller = makeCaller(bus, STACD_OBJECT, opts);
   const main = STACD_DBUS_NAME;
-  const debug = `${STACD_DBUS_NAME}.debug`;
   return {
-    listControllers: async (detailed) =>
-      (await call(main, 'list_controllers', [detailed])) as Record<string, string>[],
-    processInfo: async () => (await call(debug, 'process_info', [])) as string,
-    controllerInfo: async (...tid) => (await call(debug, 'controller_info', tid)) as string,
-    getTron: async () => (await getProperty(debug, 'tron')) as boolean,
-    setTron: (on) => setProperty(debug, 'tron', 'b', on),
-    logLevel: async () => (await getProperty(debug, 'log_level')) as string,
-    plan: async () => (await call(`${main}.plan`, 'plan', [])) as string,
-    events: async () => (await call(`${main}.events`, 'events', [])) as string,
+    ...daemonClient(caller, main),
+    plan: async () => (await caller.call(`${main}.plan`, 'plan', [])) as string,
   };
 }

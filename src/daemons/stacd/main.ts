@@ -43,7 +43,6 @@ signals: SIGHUP reloads the configuration (new parameters apply to new connectio
 leave every connection in place.
 `;
 
-/** Interface → addresses (first = primary) from the OS, for matching connections to host-iface. */
 const SPEC: DaemonSpec<StacdConfig> = {
   prog: PROG,
   help: HELP,
