@@ -1,8 +1,13 @@
 /**
  * stacd at scale, in the kernel lab (bench/stacd-scale.sh boots it): one discovery log with N I/O controllers on
- * nvmet; prints the time until stacd has them all connected, sysfs scans and passes, stacd's CPU time and peak
- * RSS, against the same N connect writes done back to back by a minimal loop and by `nvme connect-all`; then the
- * AEN → new IOC connected latency over 20 changes. Figures only: nothing here asserts a timing.
+ * nvmet. For each N, ROUNDS rounds (medians printed) of:
+ *   - the limit: the N connect writes back to back by a minimal loop, then N deletes back to back;
+ *   - `nvme connect-all` (Debian's nvme-cli) on the same discovery controller;
+ *   - stafd + stacd: stacd started cold (time until all are connected, its first pass), then two passes of a warm
+ *     daemon: a SIGHUP with `ip-family=ipv6` (stacd disconnects its N controllers) and a SIGHUP back (it connects
+ *     them again). Passes, sysfs scans, CPU time and peak RSS of stacd.
+ * Then, on the largest N, the AEN → new IOC connected latency over AEN_ROUNDS changes.
+ * Figures only: nothing here asserts a timing. STAS_BENCH_PROF=DIR adds V8 CPU profiles of both daemons.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
@@ -28,6 +33,7 @@ if (skip) {
 }
 const sizes = (process.argv[2] ?? '16,64,256').split(',').map(Number);
 const AEN_ROUNDS = Number(process.argv[3] ?? 20);
+const ROUNDS = Number(process.argv[4] ?? 3);
 const nqn = (i: number) => `nqn.2024-01.io.stas-bench:s${i}`;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 // A cheap count (one directory listing) so that the bench's own polling does not compete with stacd for the CPUs.
@@ -42,6 +48,13 @@ async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean>
 }
 const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const msText = (x: number) => `${x.toFixed(0)} ms`;
+const over = (x: number, base: number) => `${(((x - base) / base) * 100).toFixed(0)} %`;
 
 function procStats(pid: number): { cpuMs: number; peakRssMiB: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -50,32 +63,31 @@ function procStats(pid: number): { cpuMs: number; peakRssMiB: number } {
   return { cpuMs: (ticks * 1000) / 100, peakRssMiB: Number(hwm ?? 0) / 1024 };
 }
 
-const rows: string[][] = [
-  [
-    'N',
-    'bare writes',
-    'nvme connect-all',
-    'stacd pass',
-    'overhead',
-    'start→all connected',
-    'passes',
-    'sysfs scans',
-    'stacd CPU',
-    'stacd peak RSS',
-  ],
-];
+interface Round {
+  bare: number;
+  bareDeletes: number;
+  cli: number;
+  cold: number;
+  coldPass: number;
+  warmDisconnect: number;
+  warmConnect: number;
+  warmPhases: string;
+  warmDisconnectPhases: string;
+  passes: number;
+  scans: number;
+  cpuMs: number;
+  rssMiB: number;
+}
+
 const host = newHostIdentity();
 writeHostIdentity(host);
 const nvmet = new Nvmet();
 const aenLatencies: number[] = [];
-const phases: string[] = [];
+const results: { n: number; rounds: Round[] }[] = [];
 
-for (const n of sizes) {
-  await resetLab(nvmet);
-  const disc = nvmet.addDiscoveryPort();
-  for (let i = 0; i < n; i++) nvmet.addSubsystem({ nqn: nqn(i), namespaces: [], ports: [disc] });
-
-  // 1. The limit: N connect writes back to back.
+/** One round on a target with N subsystems behind the discovery port; the AEN rounds run if `aen` is set. */
+async function round(n: number, disc: ReturnType<Nvmet['addDiscoveryPort']>, aen: boolean): Promise<Round> {
+  // 1. The limit: N connect writes back to back, then N deletes.
   let t0 = now();
   for (let i = 0; i < n; i++) {
     const fd = openSync('/dev/nvme-fabrics', 'r+');
@@ -87,7 +99,9 @@ for (const n of sizes) {
     closeSync(fd);
   }
   const bare = now() - t0;
+  t0 = now();
   await disconnectAll();
+  const bareDeletes = now() - t0;
 
   // 2. nvme-cli.
   t0 = now();
@@ -104,49 +118,72 @@ for (const n of sizes) {
     join(dir, 'stafd.conf'),
     '[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=8009\n',
   );
-  writeFileSync(join(dir, 'stacd.conf'), '[Global]\n');
+  const stacdConf = join(dir, 'stacd.conf');
+  writeFileSync(stacdConf, '[Global]\n');
   const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address };
+  // STAS_BENCH_PROF=DIR: V8 CPU profiles of both daemons (node --cpu-prof), one per daemon and size.
+  const prof = (name: string) =>
+    process.env.STAS_BENCH_PROF
+      ? [
+          '--cpu-prof',
+          `--cpu-prof-dir=${process.env.STAS_BENCH_PROF}`,
+          `--cpu-prof-name=${name}-${n}.cpuprofile`,
+        ]
+      : [];
   const stafd = spawn(
     process.execPath,
-    ['dist/src/cli/stafd.js', '-f', join(dir, 'stafd.conf'), '--sys-conf', join(dir, 'sys.conf')],
+    [
+      ...prof('stafd'),
+      'dist/src/cli/stafd.js',
+      '-f',
+      join(dir, 'stafd.conf'),
+      '--sys-conf',
+      join(dir, 'sys.conf'),
+    ],
     { env: { ...env, RUNTIME_DIRECTORY: join(dir, 'f') }, stdio: 'ignore' },
   );
   const bus = await openSystemBus({ address: dbus.address });
-  // Let stafd fetch the log first: the stacd figure is stacd's own work.
+  // Let stafd fetch the log first: the stacd figures are stacd's own work.
   await new Promise((r) => setTimeout(r, 3000));
   t0 = now();
   const stacd = spawn(
     process.execPath,
-    ['dist/src/cli/stacd.js', '-f', join(dir, 'stacd.conf'), '--sys-conf', join(dir, 'sys.conf')],
+    [...prof('stacd'), 'dist/src/cli/stacd.js', '-f', stacdConf, '--sys-conf', join(dir, 'sys.conf')],
     { env: { ...env, RUNTIME_DIRECTORY: join(dir, 'c') }, stdio: 'ignore' },
   );
-  const ok = await until(async () => (await ioCount()) >= n, 300_000);
-  const stas = now() - t0;
+  await until(async () => (await ioCount()) >= n, 300_000);
+  const cold = now() - t0;
   const stac = stacClient(bus);
-  let info = JSON.parse(await stac.processInfo());
-  // The pass that connected the last controllers has finished once process_info reports its duration.
-  await until(async () => {
-    info = JSON.parse(await stac.processInfo());
-    return info['last working pass'] !== '';
-  }, 30_000);
-  const passMs = Number.parseFloat(info['last working pass']);
-  phases.push(`N=${n}: ${info['last working pass phases']}`);
-  const { cpuMs, peakRssMiB } = procStats(stacd.pid!);
-  rows.push([
-    String(n),
-    `${bare.toFixed(0)} ms`,
-    `${cli.toFixed(0)} ms`,
-    `${passMs.toFixed(0)} ms`,
-    `${(((passMs - bare) / bare) * 100).toFixed(0)} %`,
-    ok ? `${stas.toFixed(0)} ms` : 'timeout',
-    info['reconcile passes'],
-    info['sysfs scans'],
-    `${cpuMs.toFixed(0)} ms`,
-    `${peakRssMiB.toFixed(1)} MiB`,
-  ]);
+  const info = async () => JSON.parse(await stac.processInfo()) as Record<string, string>;
+  /** Waits for the end of a working pass: process_info reports a new duration once the pass has finished. */
+  const passDone = async (previous: string): Promise<Record<string, string>> => {
+    let i = await info();
+    await until(async () => {
+      i = await info();
+      return i['last working pass'] !== '' && i['last working pass'] !== previous;
+    }, 60_000);
+    return i;
+  };
+  const coldInfo = await passDone('');
+  const coldPass = Number.parseFloat(coldInfo['last working pass'] ?? 'NaN');
+  // Warm: disconnect everything through the config (SIGHUP), then connect it all again.
+  const sighup = async (conf: string, cond: () => Promise<boolean>) => {
+    const before = (await info())['last working pass'] ?? '';
+    writeFileSync(stacdConf, conf);
+    stacd.kill('SIGHUP');
+    await until(cond, 300_000);
+    const i = await passDone(before);
+    return {
+      ms: Number.parseFloat(i['last working pass'] ?? 'NaN'),
+      phases: i['last working pass phases'] ?? '',
+    };
+  };
+  const warmDisconnect = await sighup('[Global]\nip-family = ipv6\n', async () => (await ioCount()) === 0);
+  const warmConnect = await sighup('[Global]\n', async () => (await ioCount()) >= n);
+  const last = await info();
 
-  // 4. AEN → new IOC connected, on the largest N only.
-  if (n === sizes[sizes.length - 1]) {
+  // 4. AEN → new IOC connected.
+  if (aen) {
     for (let k = 0; k < AEN_ROUNDS; k++) {
       const q = `nqn.2024-01.io.stas-bench:aen${k}`;
       nvmet.addSubsystem({ nqn: q, namespaces: [], ports: [] });
@@ -156,21 +193,112 @@ for (const n of sizes) {
       if (await until(async () => (await ioCount()) > before, 60_000)) aenLatencies.push(now() - t1);
     }
   }
+  const { cpuMs, peakRssMiB } = procStats(stacd.pid!);
+  const exited = (c: typeof stacd) =>
+    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r));
   stacd.kill('SIGTERM');
   stafd.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  await Promise.race([
+    Promise.all([exited(stacd), exited(stafd)]),
+    new Promise((r) => setTimeout(r, 20_000)),
+  ]);
   bus.disconnect();
   await dbus.stop();
   await disconnectAll();
+  if (aen) for (let k = 0; k < AEN_ROUNDS; k++) nvmet.unlink(`nqn.2024-01.io.stas-bench:aen${k}`, disc);
+  return {
+    bare,
+    bareDeletes,
+    cli,
+    cold,
+    coldPass,
+    warmDisconnect: warmDisconnect.ms,
+    warmConnect: warmConnect.ms,
+    warmPhases: warmConnect.phases,
+    warmDisconnectPhases: warmDisconnect.phases,
+    passes: Number(last['reconcile passes']),
+    scans: Number(last['sysfs scans']),
+    cpuMs,
+    rssMiB: peakRssMiB,
+  };
+}
+
+for (const n of sizes) {
+  await resetLab(nvmet);
+  const disc = nvmet.addDiscoveryPort();
+  for (let i = 0; i < n; i++) nvmet.addSubsystem({ nqn: nqn(i), namespaces: [], ports: [disc] });
+  const rounds: Round[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    rounds.push(await round(n, disc, n === sizes[sizes.length - 1] && r === ROUNDS - 1 && AEN_ROUNDS > 0));
+    console.error(`bench: N=${n} round ${r + 1}/${ROUNDS} done`);
+  }
+  results.push({ n, rounds });
 }
 await resetLab(nvmet);
 
-const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+const table = (rows: string[][]) => {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}`.trimEnd());
+};
 console.log(
-  '\nstacd scale (kernel lab, TCG, 2 vCPUs). stacd pass: scan + stafd query + plan + all connects, vs the bare writes;\n  start→all connected adds node start-up, D-Bus set-up and the 1.5 s soak.',
+  `\nstacd scale (kernel lab: QEMU TCG, 2 vCPUs; medians of ${ROUNDS} rounds). A stacd pass = sysfs scan + registry +` +
+    '\nstafd query + plan + execution, timed by stacd (process_info). Cold: the first pass after start;' +
+    '\nwarm: a running stacd after SIGHUP. start→all connected adds node start-up, D-Bus set-up and the 1.5 s soak.\n',
 );
-for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}`.trimEnd());
-for (const p of phases) console.log(`  stacd pass phases ${p}`);
+const m = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k] as number));
+table([
+  [
+    'N',
+    'bare writes',
+    'nvme connect-all',
+    'stacd warm pass',
+    'overhead',
+    'cold pass',
+    'overhead',
+    'start→all connected',
+  ],
+  ...results.map(({ n, rounds: rs }) => [
+    String(n),
+    msText(m(rs, 'bare')),
+    msText(m(rs, 'cli')),
+    msText(m(rs, 'warmConnect')),
+    over(m(rs, 'warmConnect'), m(rs, 'bare')),
+    msText(m(rs, 'coldPass')),
+    over(m(rs, 'coldPass'), m(rs, 'bare')),
+    msText(m(rs, 'cold')),
+  ]),
+]);
+console.log('');
+table([
+  [
+    'N',
+    'bare deletes',
+    'stacd warm disconnect pass',
+    'overhead',
+    'passes',
+    'sysfs scans',
+    'stacd CPU',
+    'peak RSS',
+  ],
+  ...results.map(({ n, rounds: rs }) => [
+    String(n),
+    msText(m(rs, 'bareDeletes')),
+    msText(m(rs, 'warmDisconnect')),
+    over(m(rs, 'warmDisconnect'), m(rs, 'bareDeletes')),
+    String(m(rs, 'passes')),
+    String(m(rs, 'scans')),
+    msText(m(rs, 'cpuMs')),
+    `${m(rs, 'rssMiB').toFixed(1)} MiB`,
+  ]),
+]);
+console.log('\n  warm pass phases (each round), connect | disconnect:');
+for (const { n, rounds: rs } of results)
+  console.log(`  N=${n}: ${rs.map((r) => `[${r.warmPhases} | ${r.warmDisconnectPhases}]`).join(' ')}`);
+console.log('\n  every round (bare / cli / warm pass / cold pass, ms):');
+for (const { n, rounds: rs } of results)
+  console.log(
+    `  N=${n}: ${rs.map((r) => [r.bare, r.cli, r.warmConnect, r.coldPass].map((x) => x.toFixed(0)).join('/')).join('  ')}`,
+  );
 if (aenLatencies.length) {
   console.log(
     `\nAEN -> new IOC connected (${aenLatencies.length} changes, N=${sizes[sizes.length - 1]}): p50 ${pct(aenLatencies, 50).toFixed(0)} ms, p95 ${pct(aenLatencies, 95).toFixed(0)} ms (includes stafd's re-read and stacd's 1.5 s soak)`,

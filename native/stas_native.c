@@ -13,6 +13,8 @@
  *       Stops and closes a watch (idempotent); lets it keep the event loop alive or not.
  *   tcpConnectBound({ host, port, localAddress?, iface?, timeoutMs }) -> Promise<fd>
  *       A TCP connect with SO_BINDTODEVICE / bind() / a timeout, run on libuv's thread pool.
+ *   scanNvmeControllers(root, attrs) -> Promise<[name, hasNamespaces, ...values][]>
+ *       A whole /sys/class/nvme scan (listing, attributes, namespace check) in one thread-pool job.
  *
  * Conventions:
  * - Invalid JavaScript arguments throw synchronously: TypeError (code ERR_INVALID_ARG_TYPE or
@@ -27,6 +29,7 @@
 #include <uv.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -55,6 +58,8 @@
 #define UEVENT_BUFFER_SIZE 16384
 /** Datagrams handled per poll callback before yielding to the loop (the poll is level-triggered). */
 #define UEVENT_BATCH 256
+/** Longest subsystem name a uevent watch filters on. */
+#define UEVENT_FILTER_MAX 32
 /** Longest IP literal with a zone: an IPv6 address (45) + '%' + an interface name or a number. */
 #define MAX_IP_LITERAL (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 16)
 
@@ -520,8 +525,27 @@ typedef struct {
   napi_ref on_error;   /* (code: string) => void */
   napi_ref self_ref;   /* strong reference to the handle object while open */
   napi_async_context async_context;
+  char filter[UEVENT_FILTER_MAX + sizeof "SUBSYSTEM="]; /* "SUBSYSTEM=<name>", or "" for every datagram */
+  size_t filter_len;
   char buf[UEVENT_BUFFER_SIZE];
 } watcher;
+
+/**
+ * Role: does the datagram carry the watch's SUBSYSTEM= property (or has the watch no filter)? Compares whole
+ * NUL-terminated fields after the `ACTION@DEVPATH` header, so a value that only contains the text never matches.
+ */
+static bool uevent_wanted(const watcher *w, const char *d, size_t n) {
+  if (w->filter_len == 0) return true;
+  size_t i = 0;
+  while (i < n && d[i] != '\0') i++; /* skip the header */
+  while (i < n) {
+    i++; /* past the NUL */
+    size_t start = i;
+    while (i < n && d[i] != '\0') i++;
+    if (i - start == w->filter_len && memcmp(d + start, w->filter, w->filter_len) == 0) return true;
+  }
+  return false;
+}
 
 /** Type tag of uevent handle objects, so ueventClose rejects look-alike objects. */
 static const napi_type_tag WATCHER_TAG = {0x7374617375657665ULL, 0x6e742d7761746368ULL};
@@ -673,6 +697,8 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
       continue; /* not from the kernel */
     } else if ((msg.msg_flags & MSG_TRUNC) != 0) {
       report = "EMSGSIZE";
+    } else if (!uevent_wanted(w, w->buf, (size_t)n)) {
+      continue; /* another subsystem: never reaches JavaScript */
     }
     napi_handle_scope scope;
     if (napi_open_handle_scope(env, &scope) != napi_ok) break;
@@ -710,15 +736,19 @@ static watcher *unwrap_watcher(napi_env env, napi_value value) {
 }
 
 /**
- * ueventWatch(fd: number, onMessage: (buf: Buffer) => void, onError: (code: string) => void): handle
+ * ueventWatch(fd: number, onMessage: (buf: Buffer) => void, onError: (code: string) => void,
+ *             subsystem?: string): handle
  * Role: start polling a ueventOpen socket in Node's event loop. On success the watch owns the fd
  * (ueventClose closes it); on a throw the caller still owns it. The fd must be a NETLINK_KOBJECT_UEVENT
- * socket (code EINVAL otherwise). Returns an opaque, type-tagged handle object.
+ * socket (code EINVAL otherwise). With `subsystem` (1 to UEVENT_FILTER_MAX characters of [a-z0-9_-]), only
+ * datagrams with the property SUBSYSTEM=<subsystem> are delivered: the others are dropped here, without
+ * costing the event loop a JavaScript call. Returns an opaque, type-tagged handle object.
  */
 static napi_value UeventWatch(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
+  napi_value argv[4];
   double fd_d;
-  if (!get_args(env, info, 3, argv, 3)) return NULL;
+  char *subsystem = NULL;
+  if (!get_args(env, info, 3, argv, 4)) return NULL;
   if (!get_integer(env, argv[0], "fd", 0, INT_MAX, false, 0, &fd_d)) return NULL;
   for (int i = 1; i <= 2; i++) {
     napi_valuetype type;
@@ -728,6 +758,20 @@ static napi_value UeventWatch(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
+  if (!get_string(env, argv[3], "subsystem", UEVENT_FILTER_MAX, true, &subsystem)) return NULL;
+  if (subsystem != NULL) {
+    bool ok = subsystem[0] != '\0';
+    for (const char *c = subsystem; *c != '\0'; c++)
+      ok = ok && ((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-');
+    if (!ok) {
+      free(subsystem);
+      throw_type(env, "subsystem", "a subsystem name ([a-z0-9_-]+)");
+      return NULL;
+    }
+  }
+  char filter[sizeof ((watcher *)0)->filter] = "";
+  if (subsystem != NULL) snprintf(filter, sizeof filter, "SUBSYSTEM=%s", subsystem);
+  free(subsystem);
   int fd = (int)fd_d;
   int domain = 0, protocol = 0;
   socklen_t len = sizeof domain;
@@ -759,6 +803,8 @@ static napi_value UeventWatch(napi_env env, napi_callback_info info) {
   }
   w->env = env;
   w->fd = fd;
+  memcpy(w->filter, filter, sizeof filter);
+  w->filter_len = strlen(filter);
   w->handle_closed = true; /* until uv_poll_init succeeds */
   w->poll.data = w;
 
@@ -1082,6 +1128,231 @@ fail:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* scanNvmeControllers                                                                               */
+/* ------------------------------------------------------------------------------------------------ */
+
+/** Most attributes one scan reads per controller, and the bytes kept of each. */
+#define SCAN_MAX_ATTRS 32
+#define SCAN_ATTR_BYTES 4096
+
+/** One controller directory as the worker found it. */
+typedef struct {
+  char name[32];   /* nvme<N> */
+  bool gone;       /* its directory could not be listed (removed meanwhile) */
+  bool has_ns;     /* an entry named nvme<N>n<M> or nvme<N>c<C>n<M> (a namespace) */
+  char **values;   /* nattrs strings, NULL where the attribute could not be read */
+} scan_ctrl;
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  char *root;
+  size_t nattrs;
+  char *attrs[SCAN_MAX_ATTRS];
+  scan_ctrl *ctrls;
+  size_t count;
+  int err; /* errno of opendir(root), 0 on success */
+} scan_req;
+
+/** Role: release a scan_req and everything it holds. Main thread. */
+static void scan_free(napi_env env, scan_req *r) {
+  if (r == NULL) return;
+  if (r->work != NULL) napi_delete_async_work(env, r->work);
+  for (size_t i = 0; i < r->count; i++) {
+    if (r->ctrls[i].values == NULL) continue;
+    for (size_t a = 0; a < r->nattrs; a++) free(r->ctrls[i].values[a]);
+    free(r->ctrls[i].values);
+  }
+  free(r->ctrls);
+  for (size_t a = 0; a < r->nattrs; a++) free(r->attrs[a]);
+  free(r->root);
+  free(r);
+}
+
+/** Role: "nvme" followed by digits only (a controller, not nvme-fabrics or a namespace). */
+static bool is_ctrl_name(const char *n) {
+  if (strncmp(n, "nvme", 4) != 0 || n[4] == '\0') return false;
+  for (const char *c = n + 4; *c != '\0'; c++)
+    if (*c < '0' || *c > '9') return false;
+  return true;
+}
+
+/** Role: skip a run of at least one digit; NULL if there is none. */
+static const char *skip_digits(const char *c) {
+  if (*c < '0' || *c > '9') return NULL;
+  while (*c >= '0' && *c <= '9') c++;
+  return c;
+}
+
+/** Role: a namespace entry: nvme<D>n<D> or nvme<D>c<D>n<D>. */
+static bool is_ns_name(const char *n) {
+  if (strncmp(n, "nvme", 4) != 0) return false;
+  const char *c = skip_digits(n + 4);
+  if (c == NULL) return false;
+  if (*c == 'c' && (c = skip_digits(c + 1)) == NULL) return false;
+  if (*c != 'n') return false;
+  c = skip_digits(c + 1);
+  return c != NULL && *c == '\0';
+}
+
+/** Role: the first SCAN_ATTR_BYTES - 1 bytes of a file as a new string, or NULL if it cannot be read. */
+static char *read_small_file(const char *path) {
+  int fd;
+  do {
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) return NULL;
+  char *buf = malloc(SCAN_ATTR_BYTES);
+  ssize_t n = -1;
+  if (buf != NULL) do {
+      n = read(fd, buf, SCAN_ATTR_BYTES - 1);
+    } while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 0) {
+    free(buf);
+    return NULL;
+  }
+  buf[n] = '\0';
+  return buf;
+}
+
+/**
+ * Role: the worker (no Node-API): list root, and for each controller directory read the attributes and look
+ * for a namespace entry. A controller that vanishes midway is marked gone.
+ */
+static void scan_execute(napi_env env, void *arg) {
+  (void)env;
+  scan_req *r = arg;
+  DIR *dir = opendir(r->root);
+  if (dir == NULL) {
+    r->err = errno;
+    return;
+  }
+  size_t cap = 0;
+  struct dirent *e;
+  while ((e = readdir(dir)) != NULL) {
+    if (!is_ctrl_name(e->d_name) || strlen(e->d_name) >= sizeof r->ctrls[0].name) continue;
+    if (r->count == cap) {
+      size_t next = cap == 0 ? 64 : cap * 2;
+      scan_ctrl *grown = realloc(r->ctrls, next * sizeof *grown);
+      if (grown == NULL) break; /* out of memory: report what was found */
+      r->ctrls = grown;
+      cap = next;
+    }
+    scan_ctrl *c = &r->ctrls[r->count++];
+    memset(c, 0, sizeof *c);
+    strcpy(c->name, e->d_name);
+  }
+  closedir(dir);
+  char path[PATH_MAX];
+  for (size_t i = 0; i < r->count; i++) {
+    scan_ctrl *c = &r->ctrls[i];
+    c->values = calloc(r->nattrs, sizeof *c->values);
+    for (size_t a = 0; c->values != NULL && a < r->nattrs; a++) {
+      if (snprintf(path, sizeof path, "%s/%s/%s", r->root, c->name, r->attrs[a]) < (int)sizeof path)
+        c->values[a] = read_small_file(path);
+    }
+    if (snprintf(path, sizeof path, "%s/%s", r->root, c->name) >= (int)sizeof path) {
+      c->gone = true;
+      continue;
+    }
+    DIR *d = opendir(path);
+    if (d == NULL) {
+      c->gone = true;
+      continue;
+    }
+    while (!c->has_ns && (e = readdir(d)) != NULL) c->has_ns = is_ns_name(e->d_name);
+    closedir(d);
+  }
+}
+
+/** Role: settle with [[name, hasNamespaces, value0, value1, ...], ...] (gone controllers left out). */
+static void scan_complete(napi_env env, napi_status status, void *arg) {
+  scan_req *r = arg;
+  napi_value out = NULL;
+  bool ok = false;
+  if (status != napi_ok) {
+    out = errno_error(env, ECANCELED, "opendir", r->root, NULL, 0, NULL);
+  } else if (r->err != 0) {
+    out = errno_error(env, r->err, "opendir", r->root, NULL, 0, NULL);
+  } else if (napi_create_array(env, &out) == napi_ok) {
+    ok = true;
+    uint32_t k = 0;
+    for (size_t i = 0; ok && i < r->count; i++) {
+      scan_ctrl *c = &r->ctrls[i];
+      if (c->gone || c->values == NULL) continue;
+      napi_value row, v;
+      ok = napi_create_array_with_length(env, r->nattrs + 2, &row) == napi_ok &&
+           napi_create_string_utf8(env, c->name, NAPI_AUTO_LENGTH, &v) == napi_ok &&
+           napi_set_element(env, row, 0, v) == napi_ok && napi_get_boolean(env, c->has_ns, &v) == napi_ok &&
+           napi_set_element(env, row, 1, v) == napi_ok;
+      for (size_t a = 0; ok && a < r->nattrs; a++) {
+        ok = (c->values[a] == NULL ? napi_get_null(env, &v)
+                                   : napi_create_string_utf8(env, c->values[a], NAPI_AUTO_LENGTH, &v)) == napi_ok &&
+             napi_set_element(env, row, (uint32_t)(a + 2), v) == napi_ok;
+      }
+      ok = ok && napi_set_element(env, out, k++, row) == napi_ok;
+    }
+  }
+  settle(env, r->deferred, ok, out);
+  scan_free(env, r);
+}
+
+/**
+ * scanNvmeControllers(root: string, attrs: string[]): Promise<[name, hasNamespaces, ...values][]>
+ * Role: one thread-pool job for a whole scan of /sys/class/nvme (root): the directory listing, `attrs` (1 to
+ * SCAN_MAX_ATTRS plain file names) of every nvme<N> in it, and whether it has a namespace. A value is the file's
+ * text (its first 4095 bytes) or null if it could not be read. Rejects with the errno error of opendir(root).
+ */
+static napi_value ScanNvmeControllers(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, 2)) return NULL;
+  scan_req *r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  napi_value promise = NULL, name;
+  bool is_array = false;
+  uint32_t n = 0;
+  if (!get_string(env, argv[0], "root", PATH_MAX - 1, false, &r->root)) goto fail;
+  if (!napi_ok_or_throw(env, napi_is_array(env, argv[1], &is_array))) goto fail;
+  if (is_array && !napi_ok_or_throw(env, napi_get_array_length(env, argv[1], &n))) goto fail;
+  if (!is_array || n == 0 || n > SCAN_MAX_ATTRS) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "attrs must be an array of 1 to 32 attribute names");
+    goto fail;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    if (!napi_ok_or_throw(env, napi_get_element(env, argv[1], i, &item))) goto fail;
+    if (!get_string(env, item, "attrs[]", 64, false, &r->attrs[i])) goto fail;
+    r->nattrs = i + 1;
+    if (strchr(r->attrs[i], '/') != NULL || strcmp(r->attrs[i], ".") == 0 || strcmp(r->attrs[i], "..") == 0) {
+      napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "attrs[] must be plain file names");
+      goto fail;
+    }
+  }
+  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, "stas_native.scanNvmeControllers", NAPI_AUTO_LENGTH, &name)))
+    goto fail;
+  if (!napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, scan_execute, scan_complete, r, &r->work)))
+    goto fail;
+  if (!napi_ok_or_throw(env, napi_create_promise(env, &r->deferred, &promise))) goto fail;
+  if (!napi_ok_or_throw(env, napi_queue_async_work(env, r->work))) {
+    napi_value error = NULL;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_reject_deferred(env, r->deferred, error);
+    scan_free(env, r);
+    napi_throw(env, error);
+    return NULL;
+  }
+  return promise;
+
+fail:
+  scan_free(env, r);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 /* Module                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
 
@@ -1095,6 +1366,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"ueventRef", NULL, UeventRef, NULL, NULL, NULL, napi_enumerable, NULL},
       {"ueventUnref", NULL, UeventUnref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tcpConnectBound", NULL, TcpConnectBound, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"scanNvmeControllers", NULL, ScanNvmeControllers, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

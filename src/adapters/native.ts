@@ -58,12 +58,21 @@ export interface TcpConnectBoundOptions {
 interface NativeAddon {
   adminPassthru(path: string, cmd: AdminCommand): Promise<AdminResult>;
   ueventOpen(rcvbufBytes: number): number;
-  ueventWatch(fd: number, onMessage: (buf: Buffer) => void, onError: (code: string) => void): UeventHandle;
+  ueventWatch(
+    fd: number,
+    onMessage: (buf: Buffer) => void,
+    onError: (code: string) => void,
+    subsystem?: string,
+  ): UeventHandle;
   ueventClose(handle: UeventHandle): void;
   ueventRef(handle: UeventHandle): void;
   ueventUnref(handle: UeventHandle): void;
   tcpConnectBound(opts: TcpConnectBoundOptions): Promise<number>;
+  scanNvmeControllers(root: string, attrs: readonly string[]): Promise<NvmeScanRow[]>;
 }
+
+/** One controller of {@link scanNvmeControllers}: its name, whether it has a namespace, then the attribute values. */
+export type NvmeScanRow = [name: string, hasNamespaces: boolean, ...values: (string | null)[]];
 
 /** The addon is missing or cannot be loaded (code ERR_STAS_NATIVE). */
 export class NativeAddonError extends Error {
@@ -153,14 +162,19 @@ export function ueventOpen(rcvbufBytes: number): number {
  * ("add@/devices/...\0ACTION=add\0DEVPATH=...\0SUBSYSTEM=nvme\0..."); datagrams not sent by the kernel are
  * dropped. onError('ENOBUFS') means events were lost (the watch goes on; resynchronize); any other code
  * means the watch stopped (close it). An exception thrown by a callback becomes an 'uncaughtException'.
+ * With `subsystem` (e.g. 'nvme'), only datagrams with that SUBSYSTEM= property are delivered; the others are
+ * dropped in the addon, at no JavaScript cost.
  * On success the watch owns the fd; on a throw the caller does (and closes it).
  */
 export function ueventWatch(
   fd: number,
   onMessage: (buf: Buffer) => void,
   onError: (code: string) => void,
+  subsystem?: string,
 ): UeventHandle {
-  return load().ueventWatch(fd, onMessage, onError);
+  return subsystem === undefined
+    ? load().ueventWatch(fd, onMessage, onError)
+    : load().ueventWatch(fd, onMessage, onError, subsystem);
 }
 
 /** Stops a watch and closes its fd; idempotent. A closed watch does not keep the process alive. */
@@ -187,4 +201,14 @@ export function ueventRef(handle: UeventHandle): void {
  */
 export async function tcpConnectBound(opts: TcpConnectBoundOptions): Promise<number> {
   return load().tcpConnectBound(opts);
+}
+
+/**
+ * A whole scan of an nvme class directory (/sys/class/nvme) in one thread-pool job: every `nvme<N>` entry, the
+ * text of each of `attrs` (1 to 32 plain file names; null where a file cannot be read) and whether it has a
+ * namespace entry. Controllers that vanish during the scan are left out. Rejects with the errno error of the
+ * directory listing (e.g. ENOENT when no NVMe module is loaded).
+ */
+export async function scanNvmeControllers(root: string, attrs: readonly string[]): Promise<NvmeScanRow[]> {
+  return load().scanNvmeControllers(root, attrs);
 }

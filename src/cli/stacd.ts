@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** stacd: STorage Appliance Connector (entry point; the program is src/daemons/stacd/main.ts). */
+import './uv-threads.js';
 import { main } from '../daemons/stacd/main.js';
 
 main(process.argv.slice(2)).then(

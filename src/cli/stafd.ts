@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** stafd: STorage Appliance Finder (entry point; the program is src/daemons/stafd/main.ts). */
+import './uv-threads.js';
 import { main } from '../daemons/stafd/main.js';
 
 main(process.argv.slice(2)).then(

@@ -95,8 +95,25 @@ function formatV6(b: Uint8Array): string {
   return `${left}::${right}`;
 }
 
+/**
+ * Recent canonicalIp answers. A host sees few distinct addresses, but each pass of a daemon canonicalises every
+ * controller's several times; a bounded memo makes that a lookup. Cleared whole when full.
+ */
+const canonicalMemo = new Map<string, string | null>();
+const CANONICAL_MEMO_MAX = 4096;
+
 /** Canonical text of an IP literal: dotted quad, or RFC 5952 lower-case compressed IPv6 (zone kept). Null if not an IP. */
 export function canonicalIp(input: string): string | null {
+  const known = canonicalMemo.get(input);
+  if (known !== undefined) return known;
+  const text = computeCanonicalIp(input);
+  if (canonicalMemo.size >= CANONICAL_MEMO_MAX) canonicalMemo.clear();
+  canonicalMemo.set(input, text);
+  return text;
+}
+
+function computeCanonicalIp(input: string): string | null {
+  if (input === '') return null;
   const ip = parseIp(input);
   if (!ip) return null;
   if (ip.family === 4) return Array.from(ip.bytes).join('.');

@@ -62,3 +62,17 @@ test('IPv4-mapped IPv6 counts as IPv6 for ip-family but equals its IPv4 form', (
   assert.ok(!ipEqual('::1', '127.0.0.1'));
   assert.ok(!ipEqual('x', 'x'));
 });
+
+test('canonicalIp answers the same from its memo, past the memo size, for good and bad input', () => {
+  const inputs: string[] = [];
+  for (let i = 0; i < 5000; i++) inputs.push(`0:0::${i.toString(16)}`, `10.0.${i >> 8}.${i & 255}`);
+  inputs.push('', 'not-an-ip', 'FE80::1%eth0');
+  const first = inputs.map((x) => canonicalIp(x));
+  assert.deepEqual(
+    inputs.map((x) => canonicalIp(x)),
+    first,
+  );
+  assert.equal(first[0], '::');
+  assert.equal(first[3], '10.0.0.1');
+  assert.deepEqual(first.slice(-3), [null, null, 'fe80::1%eth0']);
+});

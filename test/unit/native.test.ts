@@ -4,12 +4,14 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import { test } from 'node:test';
 import {
   adminPassthru,
   MAX_ADMIN_DATA_LENGTH,
   nativeAvailable,
   nativeUnavailableReason,
+  scanNvmeControllers,
   tcpConnectBound,
   ueventClose,
   ueventOpen,
@@ -424,6 +426,54 @@ test('a kernel uevent arrives as a raw datagram', {
   assert.deepEqual(errors, []);
 });
 
+test("a watch with a subsystem delivers only that subsystem's uevents", {
+  skip: skip ?? (!canTriggerUevent() && `cannot write ${LO_UEVENT}`),
+}, async (t) => {
+  const netTag = randomUUID();
+  const memTag = randomUUID();
+  const seen: string[] = [];
+  const got = new Promise<void>((resolve) => {
+    const handle = ueventWatch(
+      ueventOpen(1 << 20),
+      (buf) => {
+        const fields = buf.toString('latin1').split('\0');
+        seen.push(fields.find((f) => f.startsWith('SUBSYSTEM=')) ?? '?');
+        if (buf.includes(`SYNTH_UUID=${memTag}`)) resolve();
+      },
+      () => {},
+      'mem',
+    );
+    t.after(() => ueventClose(handle));
+  });
+  // lo (net) first, then /dev/null (mem): uevents arrive in order, so once the second is in, the first was dropped.
+  triggerUevent(netTag);
+  fs.writeFileSync('/sys/devices/virtual/mem/null/uevent', `change ${memTag} STASTEST=1`);
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('no mem uevent within 10 s')), 10_000).unref(),
+  );
+  await Promise.race([got, timeout]);
+  assert.ok(seen.length > 0);
+  assert.deepEqual(new Set(seen), new Set(['SUBSYSTEM=mem']));
+  // The name is checked: 1 to 32 characters of [a-z0-9_-].
+  const fd = ueventOpen(0);
+  try {
+    for (const bad of ['', 'Net', 'a=b', 'x'.repeat(33), 'nvme\0'])
+      assert.throws(
+        () =>
+          ueventWatch(
+            fd,
+            () => {},
+            () => {},
+            bad,
+          ),
+        /subsystem/,
+        JSON.stringify(bad),
+      );
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
 test('an exception thrown by onMessage becomes an uncaughtException; the watch goes on', {
   skip: skip ?? (!canTriggerUevent() && `cannot write ${LO_UEVENT}`),
 }, async () => {
@@ -447,4 +497,35 @@ test('an exception thrown by onMessage becomes an uncaughtException; the watch g
   `);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'uncaught boom\nsecond 2\n');
+});
+
+test('scanNvmeControllers: controllers, attributes, namespace entries, errors', { skip }, async () => {
+  const root = fs.mkdtempSync(`${os.tmpdir()}/scan-`);
+  const dir = (...p: string[]) => fs.mkdirSync([root, ...p].join('/'), { recursive: true });
+  const file = (text: string, ...p: string[]) => fs.writeFileSync([root, ...p].join('/'), text);
+  dir('nvme1', 'nvme1c3n12'); // multipath namespace entry
+  file('tcp\n', 'nvme1', 'transport');
+  dir('nvme2', 'nvme2n1'); // plain namespace entry
+  file('x'.repeat(5000), 'nvme2', 'transport'); // longer than kept: truncated to 4095 bytes
+  for (const notNs of ['nvme3c1', 'nvme3n', 'nvme3nx1', 'ng3n1', 'nvme3n1p1', 'nvmen1']) dir('nvme3', notNs);
+  dir('nvme4');
+  fs.mkdirSync(`${root}/nvme4/transport`); // cannot be read as a file: null
+  for (const notCtrl of ['nvme', 'nvme-fabrics', 'nvme5n1', 'nvmeX', 'xnvme6']) dir(notCtrl);
+  const rows = await scanNvmeControllers(root, ['transport', 'absent']);
+  const byName = new Map(rows.map((r) => [r[0], r]));
+  assert.deepEqual([...byName.keys()].sort(), ['nvme1', 'nvme2', 'nvme3', 'nvme4']);
+  assert.deepEqual(byName.get('nvme1'), ['nvme1', true, 'tcp\n', null]);
+  assert.deepEqual(byName.get('nvme2'), ['nvme2', true, 'x'.repeat(4095), null]);
+  assert.deepEqual(byName.get('nvme3'), ['nvme3', false, null, null]);
+  assert.deepEqual(byName.get('nvme4'), ['nvme4', false, null, null]);
+  await assert.rejects(scanNvmeControllers(`${root}/absent`, ['transport']), {
+    code: 'ENOENT',
+    syscall: 'opendir',
+  });
+  for (const bad of [[], ['a/b'], ['..'], ['.'], Array(33).fill('x'), [''], [7]] as never[])
+    await assert.rejects(
+      scanNvmeControllers(root, bad),
+      (e: Error) => e instanceof TypeError || e instanceof RangeError,
+      JSON.stringify(bad),
+    );
 });

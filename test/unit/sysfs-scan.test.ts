@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,4 +73,36 @@ test('one pass over /sys/class/nvme yields typed fabrics controllers in device o
   assert.equal((await readController('nvme10', root))!.hostNqn, 'nqn.host');
   assert.equal(await readController('../etc', root), undefined);
   assert.deepEqual(await scanControllers(join(root, 'absent')), []);
+});
+
+test('the scan (native addon when built) reads what per-controller reads read', async () => {
+  const root = fakeSysfs();
+  for (let i = 20; i < 60; i++) {
+    mkdirSync(join(root, `nvme${i}`));
+    writeFileSync(join(root, `nvme${i}`, 'transport'), i % 2 ? 'tcp\n' : 'rdma\n');
+    writeFileSync(join(root, `nvme${i}`, 'address'), `traddr=10.0.0.${i},trsvcid=4420\n`);
+    writeFileSync(join(root, `nvme${i}`, 'subsysnqn'), `nqn.sub${i}\n`);
+    if (i % 3 === 0) mkdirSync(join(root, `nvme${i}`, `nvme${i}n1`));
+  }
+  const scanned = await scanControllers(root);
+  const names = ['nvme2', 'nvme10', ...Array.from({ length: 40 }, (_, k) => `nvme${k + 20}`)];
+  const one = await Promise.all(names.map((n) => readController(n, root)));
+  assert.deepEqual(scanned, one);
+});
+
+test('without the native addon the scan reads the same, file by file', async () => {
+  const root = fakeSysfs();
+  const url = new URL('../../src/adapters/kernel/sysfs.js', import.meta.url).href;
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `import { scanControllers } from ${JSON.stringify(url)};
+       console.log(JSON.stringify(await scanControllers(${JSON.stringify(root)})));`,
+    ],
+    { env: { ...process.env, STAS_NATIVE_ADDON: '/nonexistent/stas_native.node' }, encoding: 'utf8' },
+  );
+  assert.deepEqual(JSON.parse(out), await scanControllers(root));
+  assert.equal(JSON.parse(out).length, 2);
 });

@@ -33,5 +33,12 @@ test('ownership registry: claim, read, release only what stas owns', async () =>
   await release('nvme4', dir);
   await release('nvme3', dir);
   assert.deepEqual(await readOwners(dir), new Map([['nvme4', 'nbft']]));
+  assert.equal(existsSync(join(dir, 'nvme3')), false, 'the released entry is gone');
+  // An entry with more than the owner file (another tool's attributes) goes whole.
+  await claim('nvme5', 'stas', dir);
+  writeFileSync(join(dir, 'nvme5', 'note'), 'x');
+  await release('nvme5', dir);
+  assert.equal(existsSync(join(dir, 'nvme5')), false);
+  await release('nvme6', dir); // no entry: nothing to do
   await assert.rejects(claim('../etc', 'stas', dir), RangeError);
 });

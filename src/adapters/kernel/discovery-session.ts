@@ -18,7 +18,7 @@ import { EventEmitter } from 'node:events';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import type { KernelController } from '../../core/kernel-controller.js';
 import type { InterfaceMap } from '../../core/match.js';
-import { LogPage, parseAsyncEvent } from '../../core/nvme/commands.js';
+import { parseAsyncEvent } from '../../core/nvme/commands.js';
 import {
   type DiscoveryLog,
   type DiscoveryLogReadOptions,

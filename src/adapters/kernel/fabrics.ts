@@ -1,9 +1,16 @@
 /**
  * The kernel's NVMe-oF host interface: create controllers through /dev/nvme-fabrics, delete them through sysfs,
- * ask which options the kernel supports. Writes run on libuv's thread pool (never on the event loop) and at most
- * `concurrency` at a time, since one can block for seconds.
+ * ask which options the kernel supports. Writes run on libuv's thread pool (never on the event loop), since one
+ * can block for seconds.
+ *
+ * The kernel creates controllers one at a time: every write to /dev/nvme-fabrics, and every read of it, takes one
+ * global mutex (nvmf_dev_mutex) for the whole connect. Parallel writes therefore cannot make connects faster;
+ * what keeps the kernel busy is having the next write already waiting when one finishes. So `concurrency` (2)
+ * writes are in flight, each on a descriptor opened beforehand, and the reply (`instance=…`, read under the same
+ * mutex) is read outside that limit: a finished write frees its slot at once.
  */
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { close as fsClose, open as fsOpen, read as fsRead, write as fsWrite } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   buildConnectOptions,
@@ -43,19 +50,32 @@ const ERRNO_TEXT: Record<string, string> = {
   EPROTONOSUPPORT: 'protocol not supported',
 };
 
+const fdOpen = (path: string, flags = 'r+') =>
+  new Promise<number>((resolve, reject) => fsOpen(path, flags, (e, fd) => (e ? reject(e) : resolve(fd))));
+const fdWrite = (fd: number, text: string) =>
+  new Promise<void>((resolve, reject) => fsWrite(fd, text, (e) => (e ? reject(e) : resolve())));
+/** Reads up to `max` bytes at offset 0 (the fabrics device's reply), as text. */
+const fdReadText = (fd: number, max: number) =>
+  new Promise<string>((resolve, reject) => {
+    const buf = Buffer.alloc(max);
+    fsRead(fd, buf, 0, max, 0, (e, n) => (e ? reject(e) : resolve(buf.toString('utf8', 0, n))));
+  });
+
 /** A small counting semaphore. */
 class Limiter {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   constructor(private readonly max: number) {}
   async run<T>(fn: () => Promise<T>): Promise<T> {
+    // A finishing call hands its slot straight to the first waiter, so a newcomer cannot slip in between.
     if (this.active >= this.max) await new Promise<void>((r) => this.waiting.push(r));
-    this.active++;
+    else this.active++;
     try {
       return await fn();
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 }
@@ -64,7 +84,7 @@ export interface KernelFabricsOptions {
   /** Path of the fabrics device and of the nvme class (tests point these elsewhere). */
   device?: string;
   sysClassNvme?: string;
-  /** Connect writes in flight at once. */
+  /** Connect writes in flight at once (the kernel runs one; the others wait for it). Default 2. */
   concurrency?: number;
 }
 
@@ -77,60 +97,93 @@ export interface Connected {
 export class KernelFabrics {
   private readonly device: string;
   private readonly sysClassNvme: string;
+  /** Connect writes in flight. */
   private readonly limiter: Limiter;
-  private supported: SupportedOptions | undefined;
+  /** Connects between open and close (descriptors of the fabrics device held). */
+  private readonly holding: Limiter;
+  private readonly deleting = new Limiter(4);
+  private supported: Promise<SupportedOptions> | undefined;
+  /** The kernel answered EINVAL to the options read: it predates the list, connects go unchecked. */
+  private unaskable = false;
 
   constructor(opts: KernelFabricsOptions = {}) {
     this.device = opts.device ?? FABRICS_DEVICE;
     this.sysClassNvme = opts.sysClassNvme ?? SYS_CLASS_NVME;
-    this.limiter = new Limiter(opts.concurrency ?? 4);
+    const n = Math.max(1, opts.concurrency ?? 2);
+    this.limiter = new Limiter(n);
+    this.holding = new Limiter(2 * n);
   }
 
-  /** Options this kernel understands (read once: the first line of /dev/nvme-fabrics). */
-  async supportedOptions(): Promise<SupportedOptions> {
-    if (!this.supported) this.supported = parseSupportedOptions(await readFile(this.device, 'utf8'));
+  /**
+   * Options this kernel understands: the first line of /dev/nvme-fabrics, read once (concurrent callers share
+   * the read; a failed read is tried again next time). Reading it takes the kernel's fabrics mutex, the one every
+   * connect holds, so it must not be repeated per connect.
+   */
+  supportedOptions(): Promise<SupportedOptions> {
+    if (!this.supported) {
+      const reading = readFile(this.device, 'utf8').then(parseSupportedOptions);
+      this.supported = reading;
+      reading.catch(() => {
+        if (this.supported === reading) this.supported = undefined;
+      });
+    }
     return this.supported;
+  }
+
+  /** The options to check requests against: undefined on kernels that cannot be asked (before 5.17: EINVAL). */
+  private async checkedOptions(): Promise<SupportedOptions | undefined> {
+    if (this.unaskable) return undefined;
+    try {
+      return await this.supportedOptions();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EINVAL') this.unaskable = true;
+      return undefined; // build without the check
+    }
   }
 
   /**
    * Validates the request, writes the option string and reads back `instance=N,cntlid=M` on the same file
    * descriptor. Throws OptionValueError before touching the kernel, or KernelConnectError with the errno.
+   * Plain descriptors and callbacks, not FileHandles: cheaper per connect, which counts when hundreds come at once.
    */
   async connect(req: ConnectRequest): Promise<Connected> {
-    let supported: SupportedOptions | undefined;
-    try {
-      supported = await this.supportedOptions();
-    } catch {
-      supported = undefined; // kernels before 5.17 cannot be asked; build without the check
-    }
-    const options = buildConnectOptions(req, supported);
-    return this.limiter.run(async () => {
-      const fh = await open(this.device, 'r+');
+    const options = buildConnectOptions(req, await this.checkedOptions());
+    return this.holding.run(async () => {
+      const fd = await fdOpen(this.device);
       try {
         try {
-          await fh.write(options);
+          await this.limiter.run(() => fdWrite(fd, options));
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
           throw new KernelConnectError(code, `${code}: ${ERRNO_TEXT[code] ?? (e as Error).message}`);
         }
-        const buf = Buffer.alloc(128);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
-        const reply = parseConnectReply(buf.subarray(0, bytesRead).toString('utf8'));
+        const text = await fdReadText(fd, 128);
+        const reply = parseConnectReply(text);
         if (!reply)
           throw new KernelConnectError(
             'EPROTO',
-            `unexpected reply from ${this.device}: ${JSON.stringify(buf.subarray(0, bytesRead).toString())}`,
+            `unexpected reply from ${this.device}: ${JSON.stringify(text)}`,
           );
         return { device: `nvme${reply.instance}`, ...reply };
       } finally {
-        await fh.close();
+        fsClose(fd, () => {});
       }
     });
   }
 
-  /** Deletes a controller (`delete_controller`); returns when the kernel has removed it. */
+  /**
+   * Deletes a controller (`delete_controller`); returns when the kernel has removed it. Deletes do not take the
+   * fabrics mutex: up to 4 run at once, apart from the connect writes.
+   */
   async disconnect(device: string): Promise<void> {
     if (!/^nvme\d+$/.test(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
-    await this.limiter.run(() => writeFile(join(this.sysClassNvme, device, 'delete_controller'), '1'));
+    await this.deleting.run(async () => {
+      const fd = await fdOpen(join(this.sysClassNvme, device, 'delete_controller'), 'w');
+      try {
+        await fdWrite(fd, '1');
+      } finally {
+        fsClose(fd, () => {});
+      }
+    });
   }
 }

@@ -2,6 +2,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type KernelController, kernelControllerFromSysfs } from '../../core/kernel-controller.js';
+import { nativeAvailable, scanNvmeControllers } from '../native.js';
 
 export const SYS_CLASS_NVME = '/sys/class/nvme';
 
@@ -49,17 +50,34 @@ export async function readController(
 
 /**
  * Every fabrics controller the kernel has (PCIe devices are left out: stas never touches them). One directory
- * listing plus a fixed number of attribute reads per controller, done concurrently.
+ * listing plus a fixed number of attribute reads per controller: in one thread-pool job of the native addon
+ * (thousands of separate asynchronous reads cost far more CPU than the reads themselves), or, without the
+ * addon, as concurrent reads.
  */
 export async function scanControllers(root = SYS_CLASS_NVME): Promise<KernelController[]> {
-  let names: string[];
+  let found: (KernelController | undefined)[];
   try {
-    names = (await readdir(root)).filter((n) => DEVICE_RE.test(n));
+    found = nativeAvailable() ? await nativeScan(root) : await jsScan(root);
   } catch {
     return []; // no nvme class: no NVMe support loaded
   }
-  const found = await Promise.all(names.map((n) => readController(n, root)));
   return found
     .filter((c): c is KernelController => c !== undefined && c.transport !== 'pcie' && c.transport !== '')
     .sort((a, b) => Number(a.device.slice(4)) - Number(b.device.slice(4)));
+}
+
+async function nativeScan(root: string): Promise<KernelController[]> {
+  const rows = await scanNvmeControllers(root, ATTRS);
+  return rows.map(([device, hasNamespaces, ...values]) => {
+    const attrs: Record<string, string | undefined> = {};
+    ATTRS.forEach((a, i) => {
+      attrs[a] = values[i] ?? undefined;
+    });
+    return kernelControllerFromSysfs(device, attrs, hasNamespaces);
+  });
+}
+
+async function jsScan(root: string): Promise<(KernelController | undefined)[]> {
+  const names = (await readdir(root)).filter((n) => DEVICE_RE.test(n));
+  return Promise.all(names.map((n) => readController(n, root)));
 }

@@ -4,7 +4,7 @@
  * monitor emits `overflow`, and the consumer must resynchronise from a full sysfs scan.
  */
 import { EventEmitter } from 'node:events';
-import { type NvmeEvent, nvmeEvent, parseUevent } from '../../core/uevent.js';
+import { type NvmeEvent, nvmeEventOf } from '../../core/uevent.js';
 import { ueventClose, ueventOpen, ueventWatch } from '../native.js';
 
 export interface UeventMonitorEvents {
@@ -27,14 +27,14 @@ export class UeventMonitor extends EventEmitter<UeventMonitorEvents> {
     this.handle = ueventWatch(
       fd,
       (buf) => {
-        const u = parseUevent(buf);
-        const ev = u && nvmeEvent(u);
+        const ev = nvmeEventOf(buf);
         if (ev) this.emit('nvme', ev);
       },
       (code) => {
         if (code === 'ENOBUFS') this.emit('overflow');
         else this.emit('error', Object.assign(new Error(`uevent socket: ${code}`), { code }));
       },
+      'nvme', // controllers only: a burst of connects also brings block, bdi, queue… uevents
     );
   }
 

@@ -19,7 +19,6 @@ import {
   IDENTIFY_DATA_LENGTH,
   identifyCommand,
   keepAliveCommand,
-  LogPage,
   Property,
   parseAsyncEvent,
   parseCqe,

@@ -21,6 +21,7 @@ import { defaultLkcPath } from '../stafd/last-known-config.js';
 import type { TidArgs } from '../stafd/service.js';
 import { StacdMetrics } from './metrics.js';
 import { StacdService } from './service.js';
+import { StafdViewCache } from './stafd-view-cache.js';
 
 const PROG = 'stacd';
 const HELP = `
@@ -65,7 +66,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const staf = stafClient(bus, { timeoutMs: 10_000 });
   let stafdPresent = false;
-  const stafdView = async (): Promise<StafdView> => {
+  const askStafd = async (): Promise<StafdView> => {
     if (!stafdPresent) return { answered: false };
     try {
       return stafdViewFromJson(await staf.getAllLogPages(true), {
@@ -78,13 +79,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   };
 
+  // stafd's log pages, asked for when stafd announces a change (not once per pass).
+  const stafdView = new StafdViewCache(askStafd);
+  const stafdChanged = () => {
+    stafdView.refresh();
+    service.soak();
+  };
+
   const kernel = new KernelFabrics();
   const metrics = new StacdMetrics(() => service);
   const hostExclusions = new HostExclusionList(log);
   const service = new StacdService({
     config,
     identity,
-    stafd: stafdView,
+    stafd: () => stafdView.get(),
     kernel: {
       scan: () => scanControllers(),
       connect: (r) => kernel.connect(r),
@@ -100,12 +108,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // Know whether stafd is there before answering anything (a plan asked for at start must not say
   // "stafd is not answering" only because the name watch was not set up yet).
-  await staf.onLogPagesChanged(() => service.soak());
-  await staf.onDcRemoved(() => service.soak());
+  await staf.onLogPagesChanged(stafdChanged);
+  await staf.onDcRemoved(stafdChanged);
   const stafWatch = await watchName(bus, STAFD_DBUS_NAME, (owner) => {
     stafdPresent = owner !== null;
     log('info', owner ? 'stafd is on the bus' : 'stafd left the bus: keeping every connection');
-    service.soak();
+    stafdChanged();
   });
 
   try {
@@ -164,6 +172,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     (next) => {
       config = next;
       applyUdevRule();
+      stafdView.refresh(); // ignore-iface shapes the view
       service.reload(config);
     },
     async () => {

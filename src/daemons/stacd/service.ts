@@ -86,6 +86,9 @@ export class StacdService {
   private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
   private soakTimer: NodeJS.Timeout | undefined;
+  /** When the armed soak timer fires, and when the pass is due (performance.now() ms). */
+  private soakTimerAt = 0;
+  private soakDue = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
@@ -129,11 +132,27 @@ export class StacdService {
     this.soak();
   }
 
-  /** Something changed (stafd signal, uevent, SIGHUP): reconcile after the soak. */
+  /**
+   * Something changed (stafd signal, uevent, SIGHUP): reconcile `ms` after the latest call. A burst (two uevents
+   * per controller a pass connects) moves a deadline; the timer is re-armed only when the deadline comes sooner.
+   */
   soak(ms = this.opts.soakMs ?? 1500): void {
     if (this.stopped) return;
+    const now = performance.now();
+    this.soakDue = now + ms;
+    if (this.soakTimer && this.soakTimerAt <= this.soakDue) return;
     if (this.soakTimer) clearTimeout(this.soakTimer);
-    this.soakTimer = setTimeout(() => void this.reconcile(), ms);
+    this.armSoak(ms, now);
+  }
+
+  private armSoak(ms: number, now: number): void {
+    this.soakTimerAt = now + ms;
+    this.soakTimer = setTimeout(() => {
+      const t = performance.now();
+      if (t < this.soakDue) return this.armSoak(this.soakDue - t, t);
+      this.soakTimer = undefined;
+      void this.reconcile();
+    }, ms);
     this.soakTimer.unref?.();
   }
 
@@ -194,13 +213,15 @@ export class StacdService {
       const gotInputs = clock();
       if (!stafd.answered)
         this.opts.log('debug', 'stafd is not answering: no discovered controller will be removed');
-      await this.forgetRecycled(kernel, owners);
+      const stale = this.forgetRecycled(kernel, owners);
       const plan = this.plan(kernel, owners, stafd, hostExclusions);
       if (stafd.answered) this.previousDiscovered = plan.discovered;
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
       const planned = clock();
       await this.execute(plan, owners, kernel);
+      // Stale registry entries go after the connects: nothing in the plan depends on the files.
+      await Promise.all(stale.map((dev) => release(dev, this.opts.registryDir).catch(() => {})));
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
         const done = clock();
         const ms = (a: number, b: number) => (b - a).toFixed(1);
@@ -230,9 +251,10 @@ export class StacdService {
    * Device names are recycled: a controller stacd made may vanish (nvme disconnect, ctrl-loss-tmo) and its name
    * go to a controller someone else makes. Ownership holds only while the device still has the identity it had
    * when stacd claimed it; stale `stas` registry entries are released, and a `stas` entry stacd cannot vouch for
-   * is not taken as proof of ownership.
+   * is not taken as proof of ownership. Returns the stale entries of devices that are gone, to be released.
    */
-  private async forgetRecycled(kernel: KernelController[], owners: Map<string, string>): Promise<void> {
+  private forgetRecycled(kernel: KernelController[], owners: Map<string, string>): string[] {
+    const stale: string[] = [];
     const byDev = new Map(kernel.map((c) => [c.device, c]));
     for (const [dev, id] of this.owned) {
       const c = byDev.get(dev);
@@ -241,8 +263,9 @@ export class StacdService {
     for (const [dev, owner] of owners) {
       if (owner !== 'stas' || this.owned.has(dev)) continue;
       owners.delete(dev);
-      if (!byDev.has(dev)) await release(dev, this.opts.registryDir).catch(() => {});
+      if (!byDev.has(dev)) stale.push(dev);
     }
+    return stale;
   }
 
   private connectRequest(item: PlanItem, desired: DesiredIoc | undefined): ConnectRequest {

@@ -232,15 +232,19 @@ export class StafdService {
           this.opts.log('debug', `${d.tid.toString()} ${d.reason}`);
         else this.opts.log('warning', `${d.tid.toString()} ${d.reason}`);
       const diff = diffDiscoveryControllers(this.currentView(), plan);
+      const stopping: Promise<void>[] = [];
       for (const { key, reason } of diff.remove) {
         const r = this.dcs.get(key)!;
         this.dcs.delete(key);
         this.lostSince.delete(key);
         this.opts.log('info', `${r.tid.toString()} | Removing discovery controller: ${reason}`);
         this.events.add(new Date(), { kind: 'dc-removed', controller: r.tid.toString(), detail: reason });
-        await r.stop();
+        stopping.push(r.stop());
       }
+      // Signalled as soon as the DCs are off the list (a client that sees the list shrink has the signal
+      // already), then their sessions are closed.
       if (diff.remove.length) this.opts.signals.dcRemoved();
+      await Promise.all(stopping);
       for (const { key, origin } of diff.origin) this.dcs.get(key)!.origin = origin;
       for (const [key, c] of plan.desired)
         if (c.entry && this.dcs.has(key)) this.dcs.get(key)!.entry = c.entry;
