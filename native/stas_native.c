@@ -296,6 +296,29 @@ static bool is_object_arg(napi_env env, napi_value value, const char *what) {
   return true;
 }
 
+/**
+ * Role: queue a thread-pool job: its async work (`execute` on a worker, `complete` back on the main thread, both
+ * given `data`) and the promise `complete` settles. Returns the promise, or NULL with an exception pending; the
+ * caller then frees the job (a promise already made is rejected first, so that none is left pending).
+ */
+static napi_value queue_job(napi_env env, const char *resource, napi_async_execute_callback execute,
+                            napi_async_complete_callback complete, void *data, napi_async_work *work,
+                            napi_deferred *deferred) {
+  napi_value name, promise;
+  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, resource, NAPI_AUTO_LENGTH, &name)) ||
+      !napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, execute, complete, data, work)) ||
+      !napi_ok_or_throw(env, napi_create_promise(env, deferred, &promise)))
+    return NULL;
+  if (!napi_ok_or_throw(env, napi_queue_async_work(env, *work))) {
+    napi_value error = NULL;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_reject_deferred(env, *deferred, error);
+    napi_throw(env, error);
+    return NULL;
+  }
+  return promise;
+}
+
 /** Role: the monotonic clock in milliseconds (for the connect timeout). */
 static int64_t monotonic_ms(void) {
   struct timespec ts;
@@ -424,27 +447,16 @@ static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
   r->cmd.data_len = (uint32_t)data_length;
   r->cmd.timeout_ms = (uint32_t)timeout_ms;
 
-  napi_value buffer, name;
+  napi_value buffer;
   void *bytes = NULL;
   if (!napi_ok_or_throw(env, napi_create_buffer(env, (size_t)data_length, &bytes, &buffer))) goto fail;
   if (!napi_ok_or_throw(env, napi_create_reference(env, buffer, 1, &r->data_ref))) goto fail;
   r->data = r->cmd.data_len > 0 ? bytes : NULL;
   r->cmd.addr = (uint64_t)(uintptr_t)r->data;
 
-  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, "stas_native.adminPassthru", NAPI_AUTO_LENGTH, &name)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, passthru_execute, passthru_complete, r, &r->work)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_promise(env, &r->deferred, &promise))) goto fail;
-  if (!napi_ok_or_throw(env, napi_queue_async_work(env, r->work))) {
-    /* the promise exists but nobody will see it: settle it so it is not leaked pending */
-    napi_value error = NULL;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_reject_deferred(env, r->deferred, error);
-    passthru_free(env, r);
-    napi_throw(env, error);
-    return NULL;
-  }
+  promise = queue_job(env, "stas_native.adminPassthru", passthru_execute, passthru_complete, r, &r->work,
+                      &r->deferred);
+  if (promise == NULL) goto fail;
   return promise;
 
 fail:
@@ -1080,7 +1092,7 @@ static napi_value TcpConnectBound(napi_env env, napi_callback_info info) {
     return NULL;
   }
   r->fd = -1;
-  napi_value promise = NULL, name;
+  napi_value promise = NULL;
   double port, timeout;
   if (!get_string_prop(env, argv[0], "opts", "host", MAX_IP_LITERAL, false, &r->host)) goto fail;
   if (!parse_ip_literal(r->host, &r->remote)) {
@@ -1107,19 +1119,9 @@ static napi_value TcpConnectBound(napi_env env, napi_callback_info info) {
   r->port = (int)port;
   r->timeout_ms = (int)timeout;
 
-  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, "stas_native.tcpConnectBound", NAPI_AUTO_LENGTH, &name)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, tcp_execute, tcp_complete, r, &r->work)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_promise(env, &r->deferred, &promise))) goto fail;
-  if (!napi_ok_or_throw(env, napi_queue_async_work(env, r->work))) {
-    napi_value error = NULL;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_reject_deferred(env, r->deferred, error);
-    tcp_free(env, r);
-    napi_throw(env, error);
-    return NULL;
-  }
+  promise = queue_job(env, "stas_native.tcpConnectBound", tcp_execute, tcp_complete, r, &r->work,
+                      &r->deferred);
+  if (promise == NULL) goto fail;
   return promise;
 
 fail:
@@ -1312,7 +1314,7 @@ static napi_value ScanNvmeControllers(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
-  napi_value promise = NULL, name;
+  napi_value promise = NULL;
   bool is_array = false;
   uint32_t n = 0;
   if (!get_string(env, argv[0], "root", PATH_MAX - 1, false, &r->root)) goto fail;
@@ -1332,19 +1334,9 @@ static napi_value ScanNvmeControllers(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, "stas_native.scanNvmeControllers", NAPI_AUTO_LENGTH, &name)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, scan_execute, scan_complete, r, &r->work)))
-    goto fail;
-  if (!napi_ok_or_throw(env, napi_create_promise(env, &r->deferred, &promise))) goto fail;
-  if (!napi_ok_or_throw(env, napi_queue_async_work(env, r->work))) {
-    napi_value error = NULL;
-    napi_get_and_clear_last_exception(env, &error);
-    napi_reject_deferred(env, r->deferred, error);
-    scan_free(env, r);
-    napi_throw(env, error);
-    return NULL;
-  }
+  promise = queue_job(env, "stas_native.scanNvmeControllers", scan_execute, scan_complete, r, &r->work,
+                      &r->deferred);
+  if (promise == NULL) goto fail;
   return promise;
 
 fail:
