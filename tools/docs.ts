@@ -171,7 +171,7 @@ export const PROGRAMS: ProgramDoc[] = [
     summary: 'STorage Appliance Finder',
     synopsis: 'stafd [OPTIONS...]',
     description:
-      "stafd locates NVMe-oF Discovery Controllers (configured with controller=, listed in the firmware's NBFT, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them (see DISCOVERY CONTROLLER CONNECTIONS), registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on every change notice and reconnect, and publishes them on D-Bus (org.nvmexpress.staf). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops.",
+      "stafd locates NVMe-oF Discovery Controllers (configured with controller=, listed in the firmware's NBFT, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them (see DISCOVERY CONTROLLER CONNECTIONS), registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on every change notice and reconnect, and publishes them on D-Bus (org.nvmexpress.staf). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops. Either signal, received during start-up, is acted on once the daemon runs (a stop whose start-up does not complete within 5 s exits at once).",
     options: DAEMON_OPTIONS,
     extra: [DC_HOSTS, HOST_EXCLUSION_LIST, NBFT_SECTION],
     metrics: [
@@ -196,7 +196,7 @@ export const PROGRAMS: ProgramDoc[] = [
     summary: 'STorage Appliance Connector',
     synopsis: 'stacd [OPTIONS...]',
     description:
-      'stacd connects the kernel to the NVMe-oF I/O controllers listed in the discovery log pages stafd collects and to those configured with controller=, minus exclude= and disabled address families. Each reconciliation pass scans /sys/class/nvme once, builds a plan (connect, disconnect, keep, skip, each with its reason; see stacctl plan) and executes it. Disconnections follow disconnect-scope. When stafd does not answer, nothing discovered is disconnected. Connections are left in place when stacd stops. SIGHUP reloads the configuration; SIGTERM stops.',
+      'stacd connects the kernel to the NVMe-oF I/O controllers listed in the discovery log pages stafd collects and to those configured with controller=, minus exclude= and disabled address families. Each reconciliation pass scans /sys/class/nvme once, builds a plan (connect, disconnect, keep, skip, each with its reason; see stacctl plan) and executes it. Disconnections follow disconnect-scope. When stafd does not answer, nothing discovered is disconnected. Connections are left in place when stacd stops. SIGHUP reloads the configuration; SIGTERM stops. Either signal, received during start-up, is acted on once the daemon runs (a stop whose start-up does not complete within 5 s exits at once).',
     options: DAEMON_OPTIONS,
     extra: [HOST_EXCLUSION_LIST],
     metrics: [

@@ -86,6 +86,7 @@ export function startDaemon<C extends { tron: boolean }>(
     process.stderr.write(`Permission denied. You need root privileges to run ${spec.prog}.\n`);
     return 1;
   }
+  catchEarlySignals();
   const confFile = (values['conf-file'] as string | undefined) ?? `/etc/stas/${spec.prog}.conf`;
   const first = loadConfigFileSync(confFile, spec.parse);
   const tronFlag = !!values['tron'];
@@ -142,7 +143,7 @@ export function runUntilStopped<C extends { tron: boolean }>(
 ): Promise<number> {
   const { log, confFile } = start;
   return new Promise<number>((resolve) => {
-    process.on('SIGHUP', () => {
+    const onHup = () => {
       const next = loadConfigFileSync(confFile, spec.parse);
       report(log, next.diagnostics);
       if (next.hasErrors) {
@@ -152,7 +153,7 @@ export function runUntilStopped<C extends { tron: boolean }>(
       log.tron = start.tronFlag || next.config.tron;
       reload(next.config);
       log('info', 'Configuration reloaded');
-    });
+    };
     let stopping = false;
     const onSignal = (sig: string) => {
       if (stopping) return;
@@ -160,7 +161,50 @@ export function runUntilStopped<C extends { tron: boolean }>(
       log('info', `${sig} received: stopping`);
       void stop().then(() => resolve(0));
     };
+    const pending = releaseEarlySignals();
+    process.on('SIGHUP', onHup);
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
+    // What arrived during start-up is acted on now.
+    if (pending.stop) onSignal(pending.stop);
+    else if (pending.reload) onHup();
   });
+}
+
+/**
+ * Signals that arrive while a daemon starts (systemd may stop or reload it at any moment; start-up waits on D-Bus)
+ * must neither kill it by their default action nor be lost: they are noted, and acted on once it runs. A stop
+ * asked for during a start-up that does not finish within {@link EARLY_STOP_GRACE_MS} ends the process (status
+ * 0: nothing was started that needs an orderly stop).
+ */
+const EARLY_STOP_GRACE_MS = 5000;
+const early: { stop?: string; reload?: boolean; timer?: NodeJS.Timeout } = {};
+const earlyHandlers: Record<'SIGTERM' | 'SIGINT' | 'SIGHUP', () => void> = {
+  SIGTERM: () => earlyStop('SIGTERM'),
+  SIGINT: () => earlyStop('SIGINT'),
+  SIGHUP: () => {
+    early.reload = true;
+  },
+};
+
+function earlyStop(sig: string): void {
+  if (early.stop) return;
+  early.stop = sig;
+  process.stderr.write(`${sig} received while starting: stopping once started\n`);
+  early.timer = setTimeout(() => {
+    process.stderr.write(
+      `${sig}: start-up did not complete within ${EARLY_STOP_GRACE_MS / 1000} s; exiting\n`,
+    );
+    process.exit(0);
+  }, EARLY_STOP_GRACE_MS);
+}
+
+function catchEarlySignals(): void {
+  for (const [sig, h] of Object.entries(earlyHandlers)) process.on(sig, h);
+}
+
+function releaseEarlySignals(): { stop?: string; reload?: boolean } {
+  for (const [sig, h] of Object.entries(earlyHandlers)) process.off(sig, h);
+  if (early.timer) clearTimeout(early.timer);
+  return { ...(early.stop ? { stop: early.stop } : {}), ...(early.reload ? { reload: true } : {}) };
 }

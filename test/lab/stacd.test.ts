@@ -55,11 +55,11 @@ function daemon(
   return Object.assign(p, { output: () => out });
 }
 
-async function stopDaemon(p: ChildProcess): Promise<void> {
+async function stopDaemon(p: ChildProcess & { output?: () => string }): Promise<void> {
   if (p.exitCode !== null) return;
   p.kill('SIGTERM');
-  const [code] = await once(p, 'exit');
-  assert.equal(code, 0);
+  const [code, signal] = await once(p, 'exit');
+  assert.equal(code, 0, `exit ${code} signal ${signal}; output:\n${p.output?.().slice(-3000)}`);
 }
 
 test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts, plan', {

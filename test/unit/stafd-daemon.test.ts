@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -35,6 +36,30 @@ const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 
   }
 };
 
+/** Runs a daemon (stafd or stacd) as root would; output() is what it wrote so far. Killed at the end if still up. */
+function runDaemon(
+  prog: 'stafd' | 'stacd',
+  conf: string,
+  sys: string,
+  env: Record<string, string>,
+): ChildProcess & { output: () => string } {
+  const proc = spawn(
+    process.execPath,
+    [STAFD.replace('stafd.js', `${prog}.js`), '-f', conf, '--sys-conf', sys],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  proc.stdout!.on('data', (d) => (output += d));
+  proc.stderr!.on('data', (d) => (output += d));
+  cleanups.push(() => {
+    if (proc.exitCode === null) proc.kill('SIGKILL');
+  });
+  return Object.assign(proc, { output: () => output });
+}
+
 test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops on SIGTERM', {
   skip,
 }, async () => {
@@ -57,15 +82,9 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
     conf,
     `[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n`,
   );
-  const proc: ChildProcess = spawn(process.execPath, [STAFD, '-f', conf, '--sys-conf', sys], {
-    env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout!.on('data', (d) => (output += d));
-  proc.stderr!.on('data', (d) => (output += d));
-  cleanups.push(() => {
-    if (proc.exitCode === null) proc.kill('SIGKILL');
+  const proc = runDaemon('stafd', conf, sys, {
+    DBUS_SYSTEM_BUS_ADDRESS: dbus.address,
+    RUNTIME_DIRECTORY: join(dir, 'run'),
   });
 
   const bus = await openSystemBus({ address: dbus.address });
@@ -126,7 +145,7 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
     `[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n[Bogus]\n`,
   );
   proc.kill('SIGHUP');
-  await until('error reported', () => output.includes('keeping the last good configuration'));
+  await until('error reported', () => proc.output().includes('keeping the last good configuration'));
   assert.equal((await staf.listControllers(false)).length, 1);
   writeFileSync(
     conf,
@@ -146,7 +165,42 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
 
   proc.kill('SIGTERM');
   const [code] = await once(proc, 'exit');
-  assert.equal(code, 0, output);
+  assert.equal(code, 0, proc.output());
   const lkc = JSON.parse(readFileSync(join(dir, 'run', 'last-known-config.json'), 'utf8'));
   assert.equal(lkc.dcs[0].tid.trsvcid, String(b.port));
+});
+
+test('SIGHUP and SIGTERM during start-up (D-Bus not answering) neither kill stafd nor stacd by their default action', {
+  skip: process.geteuid?.() !== 0 ? 'the daemons need root' : false,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'early-'));
+  // A "bus" that accepts connections and never answers: start-up waits on it.
+  const path = join(dir, 'bus');
+  const connected: net.Socket[] = [];
+  const silent = net.createServer((s) => connected.push(s));
+  await new Promise<void>((r) => silent.listen(path, r));
+  cleanups.push(() => {
+    for (const s of connected) s.destroy();
+    silent.close();
+  });
+  const sys = join(dir, 'sys.conf');
+  writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n`);
+  for (const prog of ['stafd', 'stacd'] as const) {
+    const conf = join(dir, `${prog}.conf`);
+    writeFileSync(conf, '[Service Discovery]\nzeroconf = disabled\n');
+    const before = connected.length;
+    const proc = runDaemon(prog, conf, sys, {
+      DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${path}`,
+      RUNTIME_DIRECTORY: join(dir, prog),
+    });
+    await until(`${prog} connecting to the bus`, () => connected.length > before);
+    const exited = once(proc, 'exit');
+    proc.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 100));
+    proc.kill('SIGTERM');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], `${prog}: ${proc.output()}`);
+    assert.match(proc.output(), /SIGTERM received while starting: stopping once started/);
+    assert.match(proc.output(), /start-up did not complete within 5 s; exiting/);
+  }
 });
