@@ -26,6 +26,7 @@ import {
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import { Tid, type TidOptions } from '../../core/tid.js';
 import { commonProcessInfo } from '../process-info.js';
+import { SoakTimer } from '../soak-timer.js';
 import type { LogLevel, TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
 
@@ -85,10 +86,7 @@ export class StacdService {
   /** Connects refused with EALREADY since the last pass that kept the controller (a race, not a failure). */
   private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
-  private soakTimer: NodeJS.Timeout | undefined;
-  /** When the armed soak timer fires, and when the pass is due (performance.now() ms). */
-  private soakTimerAt = 0;
-  private soakDue = 0;
+  private readonly soakTimer = new SoakTimer(() => void this.reconcile());
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
@@ -132,28 +130,9 @@ export class StacdService {
     this.soak();
   }
 
-  /**
-   * Something changed (stafd signal, uevent, SIGHUP): reconcile `ms` after the latest call. A burst (two uevents
-   * per controller a pass connects) moves a deadline; the timer is re-armed only when the deadline comes sooner.
-   */
+  /** Something changed (stafd signal, uevent, SIGHUP): reconcile `ms` after the latest call (see SoakTimer). */
   soak(ms = this.opts.soakMs ?? 1500): void {
-    if (this.stopped) return;
-    const now = performance.now();
-    this.soakDue = now + ms;
-    if (this.soakTimer && this.soakTimerAt <= this.soakDue) return;
-    if (this.soakTimer) clearTimeout(this.soakTimer);
-    this.armSoak(ms, now);
-  }
-
-  private armSoak(ms: number, now: number): void {
-    this.soakTimerAt = now + ms;
-    this.soakTimer = setTimeout(() => {
-      const t = performance.now();
-      if (t < this.soakDue) return this.armSoak(this.soakDue - t, t);
-      this.soakTimer = undefined;
-      void this.reconcile();
-    }, ms);
-    this.soakTimer.unref?.();
+    if (!this.stopped) this.soakTimer.schedule(ms);
   }
 
   private async inputs() {
@@ -402,7 +381,7 @@ export class StacdService {
     this.stopped = true;
     // A pass in progress finishes first: a connection it makes is claimed and remembered.
     await this.currentPass;
-    if (this.soakTimer) clearTimeout(this.soakTimer);
+    this.soakTimer.cancel();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.opts.lkcPath) {
       try {

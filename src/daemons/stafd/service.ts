@@ -22,6 +22,7 @@ import { dlpeToDict, referralTids } from '../../core/stafd/dlpe.js';
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
 import { commonProcessInfo } from '../process-info.js';
+import { SoakTimer } from '../soak-timer.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
 import { loadLkc, type SavedDc, saveLkc } from './last-known-config.js';
 
@@ -81,7 +82,7 @@ export class StafdService {
   private discovered: Tid[] = [];
   /** mDNS-discovered DCs no longer announced: since when (epoch ms). */
   private readonly lostSince = new Map<string, number>();
-  private soakTimer: NodeJS.Timeout | undefined;
+  private readonly soakTimer = new SoakTimer(() => void this.reconcile());
   private reconciling = false;
   private again = false;
   private stopped = false;
@@ -136,13 +137,7 @@ export class StafdService {
   }
 
   private soak(): void {
-    if (this.stopped) return;
-    if (this.soakTimer) clearTimeout(this.soakTimer);
-    this.soakTimer = setTimeout(() => {
-      this.soakTimer = undefined;
-      void this.reconcile();
-    }, this.opts.soakMs ?? 1500);
-    this.soakTimer.unref?.();
+    if (!this.stopped) this.soakTimer.schedule(this.opts.soakMs ?? 1500);
   }
 
   private async resolveConfigured(): Promise<{ tid: Tid; entry?: ControllerEntry }[]> {
@@ -345,8 +340,7 @@ export class StafdService {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.soakTimer) clearTimeout(this.soakTimer);
-    this.soakTimer = undefined;
+    this.soakTimer.cancel();
     const keep = this.config.persistentConnections;
     await Promise.all([...this.dcs.values()].map((r) => r.stop({ keep })));
     // After the stops: a deleted kernel DC is no longer recorded as stafd's.
@@ -411,7 +405,7 @@ export class StafdService {
   processInfo(): string {
     return JSON.stringify({
       ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath),
-      'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer ? 'on' : 'off'}]`,
+      'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer.pending ? 'on' : 'off'}]`,
       'discovery controllers': String(this.dcs.size),
     });
   }
