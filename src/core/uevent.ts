@@ -60,34 +60,8 @@ export function nvmeEvent(u: Uevent): NvmeEvent | null {
   }
 }
 
-/**
- * {@link nvmeEvent} of a raw datagram, reading only the properties it needs (a burst of connects brings a few
- * uevents per controller, and a daemon should not build a full property map for each). Every property of a kernel
- * uevent follows a NUL, which keeps a value that contains `KEY=` from being taken for the key.
- */
+/** {@link nvmeEvent} of a raw datagram (what the uevent monitor hands over). */
 export function nvmeEventOf(datagram: Uint8Array): NvmeEvent | null {
-  const buf = Buffer.isBuffer(datagram)
-    ? datagram
-    : Buffer.from(datagram.buffer, datagram.byteOffset, datagram.length);
-  // Every value read below is ASCII (or checked to be): latin1 decoding is exact for them, and cheaper.
-  const text = buf.toString('latin1');
-  const prop = (key: string): string | undefined => {
-    const at = text.indexOf(`\0${key}=`);
-    if (at < 0) return undefined;
-    const from = at + key.length + 2;
-    const end = text.indexOf('\0', from);
-    return text.slice(from, end < 0 ? text.length : end);
-  };
-  if (prop('SUBSYSTEM') !== 'nvme') return null;
-  const head = text.slice(0, Math.max(0, text.indexOf('\0')));
-  const at = head.indexOf('@');
-  if (at <= 0 || head.startsWith('libudev')) return null;
-  const action = prop('ACTION') ?? head.slice(0, at);
-  const devpath = prop('DEVPATH') ?? head.slice(at + 1);
-  const props: Record<string, string> = { SUBSYSTEM: 'nvme' };
-  for (const key of ['DEVNAME', 'NVME_AEN', 'NVME_EVENT']) {
-    const v = prop(key);
-    if (v !== undefined) props[key] = v;
-  }
-  return nvmeEvent({ action, devpath, props });
+  const u = parseUevent(datagram);
+  return u && nvmeEvent(u);
 }

@@ -102,9 +102,7 @@ export class KernelFabrics {
   /** Connects between open and close (descriptors of the fabrics device held). */
   private readonly holding: Limiter;
   private readonly deleting = new Limiter(4);
-  private supported: Promise<SupportedOptions> | undefined;
-  /** The kernel answered EINVAL to the options read: it predates the list, connects go unchecked. */
-  private unaskable = false;
+  private checked: Promise<SupportedOptions | undefined> | undefined;
 
   constructor(opts: KernelFabricsOptions = {}) {
     this.device = opts.device ?? FABRICS_DEVICE;
@@ -114,31 +112,22 @@ export class KernelFabrics {
     this.holding = new Limiter(2 * n);
   }
 
-  /**
-   * Options this kernel understands: the first line of /dev/nvme-fabrics, read once (concurrent callers share
-   * the read; a failed read is tried again next time). Reading it takes the kernel's fabrics mutex, the one every
-   * connect holds, so it must not be repeated per connect.
-   */
-  supportedOptions(): Promise<SupportedOptions> {
-    if (!this.supported) {
-      const reading = readFile(this.device, 'utf8').then(parseSupportedOptions);
-      this.supported = reading;
-      reading.catch(() => {
-        if (this.supported === reading) this.supported = undefined;
-      });
-    }
-    return this.supported;
+  /** Options this kernel understands: the first line of /dev/nvme-fabrics (kernels before 5.17: EINVAL). */
+  async supportedOptions(): Promise<SupportedOptions> {
+    return parseSupportedOptions(await readFile(this.device, 'utf8'));
   }
 
-  /** The options to check requests against: undefined on kernels that cannot be asked (before 5.17: EINVAL). */
-  private async checkedOptions(): Promise<SupportedOptions | undefined> {
-    if (this.unaskable) return undefined;
-    try {
-      return await this.supportedOptions();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EINVAL') this.unaskable = true;
-      return undefined; // build without the check
-    }
+  /**
+   * The options to check requests against, read once: reading takes the kernel's fabrics mutex, the one every
+   * connect holds, so it must not be repeated per connect. Undefined (requests go unchecked) on kernels that
+   * cannot be asked, for good; after another failure, the next connect asks again.
+   */
+  private checkedOptions(): Promise<SupportedOptions | undefined> {
+    this.checked ??= this.supportedOptions().catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EINVAL') this.checked = undefined;
+      return undefined;
+    });
+    return this.checked;
   }
 
   /**

@@ -35,16 +35,25 @@ export async function readController(
   const dir = join(root, device);
   const values = await Promise.all(ATTRS.map((a) => readAttr(dir, a)));
   if (values[0] === undefined) return undefined;
-  const attrs: Record<string, string | undefined> = {};
-  ATTRS.forEach((a, i) => {
-    attrs[a] = values[i];
-  });
   let hasNamespaces = false;
   try {
     hasNamespaces = (await readdir(dir)).some((e) => /^nvme\d+(c\d+)?n\d+$/.test(e));
   } catch {
     return undefined;
   }
+  return fromAttrValues(device, values, hasNamespaces);
+}
+
+/** The record of a controller from the values of ATTRS, in order (undefined or null: unreadable). */
+function fromAttrValues(
+  device: string,
+  values: readonly (string | null | undefined)[],
+  hasNamespaces: boolean,
+): KernelController {
+  const attrs: Record<string, string | undefined> = {};
+  ATTRS.forEach((a, i) => {
+    attrs[a] = values[i] ?? undefined;
+  });
   return kernelControllerFromSysfs(device, attrs, hasNamespaces);
 }
 
@@ -68,13 +77,7 @@ export async function scanControllers(root = SYS_CLASS_NVME): Promise<KernelCont
 
 async function nativeScan(root: string): Promise<KernelController[]> {
   const rows = await scanNvmeControllers(root, ATTRS);
-  return rows.map(([device, hasNamespaces, ...values]) => {
-    const attrs: Record<string, string | undefined> = {};
-    ATTRS.forEach((a, i) => {
-      attrs[a] = values[i] ?? undefined;
-    });
-    return kernelControllerFromSysfs(device, attrs, hasNamespaces);
-  });
+  return rows.map(([device, hasNamespaces, ...values]) => fromAttrValues(device, values, hasNamespaces));
 }
 
 async function jsScan(root: string): Promise<(KernelController | undefined)[]> {
