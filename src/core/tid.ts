@@ -112,7 +112,7 @@ export class Tid implements TidFields {
     return Tid.from({ transport, traddr, trsvcid, subsysnqn, hostTraddr, hostIface, hostNqn }, opts);
   }
 
-  /** The seven D-Bus arguments, in the order of fromArgs. */
+  /** The seven D-Bus arguments, in the order of fromArgs (nvme-stas' order of the identity fields). */
   args(): [string, string, string, string, string, string, string] {
     return [
       this.transport,
@@ -130,22 +130,9 @@ export class Tid implements TidFields {
     return new Tid({ ...this, hostIface });
   }
 
-  /** The seven identity fields in nvme-stas' order. */
-  private fields(): string[] {
-    return [
-      this.transport,
-      this.traddr,
-      this.trsvcid,
-      this.subsysnqn,
-      this.hostTraddr,
-      this.hostIface,
-      this.hostNqn,
-    ];
-  }
-
   /** Identity key: equal keys ⇔ same controller. */
   key(): string {
-    return this.fields().join('\u0000');
+    return this.args().join('\u0000');
   }
 
   equals(other: Tid): boolean {
@@ -154,7 +141,7 @@ export class Tid implements TidFields {
 
   /** nvme-stas' stable hash: MD5 of the seven fields concatenated (used for unit names and the like). */
   hash(): string {
-    return createHash('md5').update(this.fields().join('')).digest('hex');
+    return createHash('md5').update(this.args().join('')).digest('hex');
   }
 
   /** Printable form used as the prefix of log lines: `(tcp, 10.0.0.1, 8009, nqn…, eth0, 10.0.0.2)`. */

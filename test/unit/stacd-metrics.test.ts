@@ -5,16 +5,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
-import type { ConnectRequest } from '../../src/core/connect-options.js';
-import type { KernelController } from '../../src/core/kernel-controller.js';
 import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdMetrics } from '../../src/daemons/stacd/metrics.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
-import { controllerFor } from '../support/kernel-records.js';
+import { fakeKernel } from '../support/kernel-records.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
@@ -27,11 +24,13 @@ const NQN = (i: number) => `nqn.2024-01.io.stas-test:subsys${i}`;
 const samples = (text: string, prefix: string) => text.split('\n').filter((l) => l.startsWith(prefix));
 
 function setup(conf: string, view: () => StafdView) {
-  const ctrls: KernelController[] = [];
-  const refuse = new Set<string>();
   let hold: Promise<void> | undefined;
-  let next = 0;
   let now = 1000; // the injected monotonic clock, ms
+  const k = fakeKernel(async () => {
+    await hold;
+    now += 1000; // each connect "takes" 1 s
+  });
+  const refuse = k.refuse;
   const dir = mkdtempSync(join(tmpdir(), 'stacd-metrics-'));
   let service: StacdService | undefined;
   const metrics = new StacdMetrics(() => service!);
@@ -42,23 +41,7 @@ function setup(conf: string, view: () => StafdView) {
       now += 250; // asking stafd "takes" 250 ms
       return view();
     },
-    kernel: {
-      scan: async () => ctrls.map((c) => ({ ...c })),
-      connect: async (r: ConnectRequest) => {
-        await hold;
-        now += 1000; // each connect "takes" 1 s
-        if (refuse.has(r.nqn)) throw new KernelConnectError('ECONNREFUSED', 'ECONNREFUSED: refused');
-        const device = `nvme${next++}`;
-        ctrls.push(controllerFor(r, device));
-        return { device, instance: next - 1, cntlid: 1 };
-      },
-      disconnect: async (d: string) => {
-        ctrls.splice(
-          ctrls.findIndex((c) => c.device === d),
-          1,
-        );
-      },
-    },
+    kernel: k.port,
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: () => {},
     registryDir: join(dir, 'registry'),

@@ -6,49 +6,18 @@ import { test } from 'node:test';
 import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
 import type { ConnectRequest } from '../../src/core/connect-options.js';
-import type { KernelController } from '../../src/core/kernel-controller.js';
 import { EFlags } from '../../src/core/nvme/discovery-log.js';
 import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
-import { controllerFor } from '../support/kernel-records.js';
+import { fakeKernel } from '../support/kernel-records.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
   { transport: 'tcp', traddr: '127.0.0.1', trsvcid: '8009', subsysnqn: WELL_KNOWN_DISC_NQN },
   { defaultHostNqn: identity.hostNqn },
 );
-
-/** An in-memory kernel: connect adds a live controller, disconnect removes it; failures on demand. */
-function fakeKernel() {
-  const ctrls: KernelController[] = [];
-  const requests: ConnectRequest[] = [];
-  let next = 0;
-  const refuse = new Set<string>();
-  return {
-    ctrls,
-    requests,
-    refuse,
-    port: {
-      scan: async () => ctrls.map((c) => ({ ...c })),
-      connect: async (r: ConnectRequest) => {
-        requests.push(r);
-        if (refuse.has(r.nqn))
-          throw new KernelConnectError('ECONNREFUSED', 'ECONNREFUSED: connection refused by the target');
-        const device = `nvme${next++}`;
-        ctrls.push(controllerFor(r, device));
-        return { device, instance: next - 1, cntlid: 1 };
-      },
-      disconnect: async (d: string) => {
-        ctrls.splice(
-          ctrls.findIndex((c) => c.device === d),
-          1,
-        );
-      },
-    },
-  };
-}
 
 function setup(
   conf = '',
