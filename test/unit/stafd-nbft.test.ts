@@ -5,17 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import type { NbftDc } from '../../src/core/stafd/nbft-dcs.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StafdService } from '../../src/daemons/stafd/service.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
 
-const identity = {
-  hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-  hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-};
+const identity = TEST_IDENTITY;
 const NBFT_HOST_NQN = 'nqn.1988-11.com.example:boot-host';
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -42,14 +39,8 @@ const nbftDc = (port: number, hostNqn?: string): NbftDc => ({
 
 function service(confText: string, nbft: NbftDc[]) {
   const s = new StafdService({
-    config: parseStafdConfig(confText, 'stafd.conf').config,
-    confFile: 'stafd.conf',
-    identity,
-    connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
-    log: () => {},
+    ...testStafdOptions(confText),
     signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
-    soakMs: 20,
-    timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
     nbft,
   });
   cleanups.push(() => s.stop());

@@ -3,17 +3,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StafdService, type TidArgs } from '../../src/daemons/stafd/service.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
 
-const identity = {
-  hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-  hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-};
+const identity = TEST_IDENTITY;
 const targets: DiscoveryTarget[] = [];
 const services: StafdService[] = [];
 after(async () => {
@@ -31,15 +28,9 @@ async function target(entries = [ioEntry(1)]) {
 function service(confText: string, lkcPath?: string) {
   const signals = { changed: [] as TidArgs[], removed: 0 };
   const s = new StafdService({
-    config: parseStafdConfig(confText, 'stafd.conf').config,
-    confFile: 'stafd.conf',
-    identity,
-    connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
-    log: () => {},
+    ...testStafdOptions(confText),
     signals: { logPagesChanged: (tid) => signals.changed.push(tid), dcRemoved: () => signals.removed++ },
     lkcPath,
-    soakMs: 20,
-    timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
   });
   services.push(s);
   return { s, signals };

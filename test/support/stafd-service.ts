@@ -1,0 +1,22 @@
+/** Test helper: StafdService options for unit tests (the test double's userspace sessions, short timers). */
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { parseStafdConfig } from '../../src/core/config/service-config.js';
+import type { StafdServiceOptions } from '../../src/daemons/stafd/service.js';
+
+export const TEST_IDENTITY = {
+  hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+  hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
+};
+
+/** Everything but the signals: a parsed stafd.conf text, quiet logs, a 20 ms soak and fast retries. */
+export function testStafdOptions(confText: string): Omit<StafdServiceOptions, 'signals'> {
+  return {
+    config: parseStafdConfig(confText, 'stafd.conf').config,
+    confFile: 'stafd.conf',
+    identity: TEST_IDENTITY,
+    connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
+    log: () => {},
+    soakMs: 20,
+    timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
+  };
+}
