@@ -164,6 +164,11 @@ const NBFT_SECTION: [string, string] = [
   "When the firmware booted the host from NVMe/TCP it leaves an ACPI NBFT (NVM Express Boot Specification). At start-up stafd reads every /sys/firmware/acpi/tables/NBFT* once (not again on SIGHUP), logs \"NBFT location(s): [...]\" and adds each discovery entry of the tables to the configured discovery controllers, exactly like a controller= line (exclude= applies; origin configured; a controller= line naming the same controller wins). The entry's URI nvme+tcp://HOST:PORT/ gives transport, traddr (IPv6 brackets removed; an IP address is required) and trsvcid (8009 when the URI has no port, where nvme-stas used the string None); subsysnqn is the entry's NQN or the well-known discovery NQN; host-nqn is the table's host NQN only when the table marks it as administratively configured; host-iface is the Ethernet or loopback interface whose MAC address is that of the entry's host fabric interface (none when no interface has it). Every string of the table is checked like a discovery log page entry: an entry with an invalid transport, address, port or NQN is dropped with a warning; an unusable host NQN or interface name is left out with a warning. A table that cannot be decoded (wrong signature or checksum, truncated, out-of-bounds references) is reported and ignored. The namespace (SSNS) entries are decoded but not used, as in nvme-stas.",
 ];
 
+const BOUNDS_SECTION: [string, string] = [
+  'BOUNDS',
+  'A discovery controller is a remote party: stafd bounds what one can make it hold or do, and the bounds are configuration (stafd.conf(5), [Discovery controller connection management]): max-discovery-controllers (256) over all origins, configured and nBFT controllers first, then those already running, then new ones; max-referral-depth (8), counted from the configured and mDNS-discovered controllers (depth 0) breadth-first, so that referral cycles and chains end; max-referrals-per-controller (64) taken from one log page; max-cached-log-entries (65536) over all controllers, which also bounds a single log page read. When a bound keeps something out, stafd logs one warning naming the bound and the discovery controller that caused it (not one line per refused entry, and not again until the bound stops biting for that controller), counts it in stas_bound_hits_total and records a bound event (stafctl events); the controllers already running are not affected. Each controller has at most one log read in flight and one pending: change notices that arrive meanwhile are coalesced, and two reads of one controller start at least 250 ms apart. A read is announced on D-Bus (log_pages_changed) only when the log page changed. A log page that keeps changing while it is read, and a connection that fails or drops, are retried with exponential backoff from 3 s (connections) or 20 s (log reads) up to 60 s, and said once. Every field of a log page entry is checked like anything that reaches /dev/nvme-fabrics (the transport address, the service ID and the NQN): an entry that fails is not cached nor used, with one warning per read naming the entry and the field. The last-known configuration is written at most once a second, off the event loop.',
+];
+
 export const PROGRAMS: ProgramDoc[] = [
   {
     name: 'stafd',
@@ -171,9 +176,9 @@ export const PROGRAMS: ProgramDoc[] = [
     summary: 'STorage Appliance Finder',
     synopsis: 'stafd [OPTIONS...]',
     description:
-      "stafd locates NVMe-oF Discovery Controllers (configured with controller=, listed in the firmware's NBFT, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them (see DISCOVERY CONTROLLER CONNECTIONS), registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on every change notice and reconnect, and publishes them on D-Bus (org.nvmexpress.staf). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops. Either signal, received during start-up, is acted on once the daemon runs (a stop whose start-up does not complete within 5 s exits at once).",
+      "stafd locates NVMe-oF Discovery Controllers (configured with controller=, listed in the firmware's NBFT, announced by mDNS through Avahi, or referred to by other discovery log pages), connects to them (see DISCOVERY CONTROLLER CONNECTIONS), registers the host with Central Discovery Controllers (DIM), reads and caches their discovery log pages, re-reads them on change notices and reconnects, and publishes them on D-Bus (org.nvmexpress.staf). What a remote discovery controller can make stafd do is bounded (see BOUNDS). The cache and the controller list survive restarts (/run/stafd). SIGHUP reloads the configuration (a file with errors is refused and the last good configuration kept); SIGTERM stops. Either signal, received during start-up, is acted on once the daemon runs (a stop whose start-up does not complete within 5 s exits at once).",
     options: DAEMON_OPTIONS,
-    extra: [DC_HOSTS, HOST_EXCLUSION_LIST, NBFT_SECTION],
+    extra: [DC_HOSTS, BOUNDS_SECTION, HOST_EXCLUSION_LIST, NBFT_SECTION],
     metrics: [
       [
         'stas_dc{state,origin}',
@@ -186,6 +191,14 @@ export const PROGRAMS: ProgramDoc[] = [
       [
         'stas_dim_registrations_total{result}',
         'DIM registrations with Central Discovery Controllers, result success or failure.',
+      ],
+      [
+        'stas_bound_hits_total{bound}',
+        'Times a bound of stafd.conf kept discovery controllers, referrals or log entries out; bound is the option: max-discovery-controllers, max-referral-depth, max-referrals-per-controller or max-cached-log-entries.',
+      ],
+      [
+        'stas_lkc_writes_total',
+        'Writes of the last-known configuration (/run/stafd/last-known-config.json).',
       ],
     ],
     seeAlso: ['stafd.conf(5)', 'stafctl(1)', 'stacd(8)', 'org.nvmexpress.staf(5)'],

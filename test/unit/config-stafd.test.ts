@@ -25,6 +25,12 @@ test('defaults', () => {
     persistentConnections: true,
     zeroconfConnectionsPersistence: 259200,
     kernelDiscovery: false,
+    bounds: {
+      maxDiscoveryControllers: 256,
+      maxReferralDepth: 8,
+      maxReferralsPerController: 64,
+      maxCachedLogEntries: 65536,
+    },
   });
   assert.deepEqual(r.diagnostics, []);
   assert.equal(r.hasErrors, false);

@@ -110,7 +110,7 @@ test('planners: the host list keeps DCs and IOCs out, with its own reason', () =
   const x: ExcludeFields[] = [{ nqn: 'nqn.x:vol2' }, { traddr: '10.0.0.7' }];
   const dcPlan = planDiscoveryControllers({
     configured: [],
-    referrals: [],
+    referrals: new Map(),
     discovered: [
       Tid.from({ transport: 'tcp', traddr: '10.0.0.7', subsysnqn: WELL_KNOWN_DISC_NQN }, opts),
       Tid.from({ transport: 'tcp', traddr: '10.0.0.8', subsysnqn: WELL_KNOWN_DISC_NQN }, opts),

@@ -77,18 +77,18 @@ test('a lost connection keeps the cached log and reconnects, re-reading the log'
   assert.equal(r.state, 'connected');
 });
 
-test('unreachable: fast retry after the first failure, then slow; error logged once', async () => {
+test('unreachable: exponential backoff from the fast retry up to the slow one; error logged once', async () => {
   const { t, r } = await setup({});
   const port = t.port;
   await t.stop();
   logs.length = 0;
   r.start();
   const seen: (number | undefined)[] = [];
-  while (seen.length < 3) {
+  while (seen.length < 4) {
     await once(r, 'state');
     if (r.state === 'waiting') seen.push(r.retryIntervalMsValue);
   }
-  assert.deepEqual(seen, [50, 200, 200]);
+  assert.deepEqual(seen, [50, 100, 200, 200]);
   assert.equal(logs.filter((l) => l.startsWith('error:') && l.includes(`127.0.0.1, ${port}`)).length, 1);
   await r.stop();
   assert.equal(r.state, 'stopped');

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { ControllerEntry } from '../../src/core/config/controller-line.js';
+import { hasUsableAddress } from '../../src/core/log-entry.js';
 import { AdrFam, SubType, TrType } from '../../src/core/nvme/discovery-log.js';
 import {
   type CurrentDc,
   diffDiscoveryControllers,
   planDiscoveryControllers,
 } from '../../src/core/stafd/dc-plan.js';
-import { dlpeToDict, hasUsableAddress, referralTids } from '../../src/core/stafd/dlpe.js';
+import { dlpeToDict, referralTids } from '../../src/core/stafd/dlpe.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { ioEntry } from '../support/discovery-target.js';
 
@@ -80,7 +81,7 @@ test('plan: configured, referral and discovered DCs, origin precedence, exclusio
       { tid: dc('fe80::1', { hostIface: 'eth1' }), entry: entry('fe80::1') },
       { tid: dc('storage.example.com'), entry: entry('storage.example.com') },
     ],
-    referrals: [dc('10.0.0.1'), dc('10.0.0.2')],
+    referrals: new Map([[dc('10.0.0.1').key(), [dc('10.0.0.1'), dc('10.0.0.2')]]]),
     discovered: [dc('10.0.0.2'), dc('10.0.0.3'), dc('10.0.0.4', { hostIface: 'eth2' })],
     excludes: [{ 'host-iface': 'eth2' }],
     ipFamily: { ipv4: true, ipv6: false },
@@ -109,7 +110,7 @@ test('plan: configured, referral and discovered DCs, origin precedence, exclusio
       { tid: fc, entry: entry('x') },
       { tid: bad, entry: entry('y') },
     ],
-    referrals: [],
+    referrals: new Map(),
     discovered: [],
     excludes: [],
     ipFamily: both,
@@ -121,7 +122,7 @@ test('plan: configured, referral and discovered DCs, origin precedence, exclusio
 test('diff: add new, remove unwanted; mDNS DCs survive an Avahi outage until they expire', () => {
   const plan = planDiscoveryControllers({
     configured: [{ tid: dc('10.0.0.1'), entry: entry('10.0.0.1') }],
-    referrals: [dc('10.0.0.5')],
+    referrals: new Map([[dc('10.0.0.1').key(), [dc('10.0.0.5')]]]),
     discovered: [],
     excludes: [{ traddr: '10.0.0.9' }],
     ipFamily: both,
@@ -150,7 +151,7 @@ test('diff: add new, remove unwanted; mDNS DCs survive an Avahi outage until the
   // An excluded mDNS DC goes at once, expired or not.
   const excl = planDiscoveryControllers({
     configured: [],
-    referrals: [],
+    referrals: new Map(),
     discovered: [dc('10.0.0.9')],
     excludes: [{ traddr: '10.0.0.9' }],
     ipFamily: both,

@@ -96,6 +96,56 @@ export const EXCLUDE_FIELD_KEYS = [
   'host-nqn',
 ] as const;
 
+/**
+ * Bounds on what remote parties can make stafd hold (stas extensions of [Discovery controller connection
+ * management]). The defaults are far beyond real fabrics (a handful of DCs, a few thousand log entries) and keep a
+ * hostile or broken discovery controller from exhausting the host.
+ */
+export const DC_BOUNDS = [
+  {
+    key: 'max-discovery-controllers',
+    prop: 'maxDiscoveryControllers',
+    default: 256,
+    max: 65536,
+    doc:
+      'stas extension. The most Discovery Controllers stafd runs at once, over all origins (controller= lines ' +
+      'and the nBFT first, then mDNS and referrals). When the bound is reached, the controllers already running ' +
+      'stay; new ones are refused with one warning naming the Discovery Controller whose referral (or the mDNS ' +
+      'announcement) was refused, counted in the stas_bound_hits metric and shown by stafctl events.',
+  },
+  {
+    key: 'max-referral-depth',
+    prop: 'maxReferralDepth',
+    default: 8,
+    max: 1024,
+    doc:
+      'stas extension. How far referrals are followed: a configured or mDNS Discovery Controller is at depth 0, ' +
+      'the Discovery Controllers it refers to at depth 1, and so on; referrals of a Discovery Controller at this ' +
+      'depth are not followed (one warning per referring controller).',
+  },
+  {
+    key: 'max-referrals-per-controller',
+    prop: 'maxReferralsPerController',
+    default: 64,
+    max: 65536,
+    doc:
+      'stas extension. The most referrals followed from the log page of one Discovery Controller (the first ones ' +
+      'in the log page); the rest are ignored with one warning naming the controller.',
+  },
+  {
+    key: 'max-cached-log-entries',
+    prop: 'maxCachedLogEntries',
+    default: 65536,
+    max: 16777216,
+    doc:
+      'stas extension. The most discovery log page entries stafd caches, over all Discovery Controllers. A log ' +
+      'page that would take the cache past this bound is refused (the controller keeps its previous log page) ' +
+      'with one warning naming the controller; a single log page is never read past this many entries.',
+  },
+] as const;
+
+export type DcBounds = { readonly [B in (typeof DC_BOUNDS)[number] as B['prop']]: number };
+
 // ---- [Global] options shared by both daemons --------------------------------------------------------------------
 
 const TRON: OptionSpec = {
@@ -274,6 +324,15 @@ export const STAFD_SCHEMA: ConfigSchema = {
             'and are never registered with a Central Discovery Controller (DIM needs a host-to-controller ' +
             'passthrough stafd does not have). stafd deletes only the kernel connections it made itself.',
         },
+        ...DC_BOUNDS.map(
+          (b): OptionSpec => ({
+            key: b.key,
+            type: 'int',
+            range: [1, b.max],
+            default: String(b.default),
+            doc: b.doc,
+          }),
+        ),
       ],
     },
     controllersSection(`nqn defaults to the well-known discovery NQN (${WELL_KNOWN_DISC_NQN}).`),

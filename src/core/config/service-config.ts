@@ -12,6 +12,8 @@ import {
   CONNECT_OPTIONS,
   type ConfigSchema,
   type ConnectOptions,
+  DC_BOUNDS,
+  type DcBounds,
   type DisconnectScope,
   type DisconnectTrtype,
   findSection,
@@ -49,6 +51,8 @@ export interface StafdConfig extends ServiceConfig {
   readonly zeroconfConnectionsPersistence: number;
   /** [Discovery controller connection management] kernel-discovery (stas extension): tcp DCs through the kernel. */
   readonly kernelDiscovery: boolean;
+  /** Bounds on DCs, referrals and cached entries (stas extensions, [Discovery controller connection management]). */
+  readonly bounds: DcBounds;
 }
 
 export interface StacdConfig extends ServiceConfig {
@@ -198,6 +202,7 @@ export function parseStafdConfig(text: string, file: string = STAFD_SCHEMA.file)
       (values.get('Global', 'persistent-connections') as boolean),
     zeroconfConnectionsPersistence: values.get(DCCM, 'zeroconf-connections-persistence') as number,
     kernelDiscovery: values.get(DCCM, 'kernel-discovery') as boolean,
+    bounds: Object.fromEntries(DC_BOUNDS.map((b) => [b.prop, values.get(DCCM, b.key) as number])) as DcBounds,
   };
   return sink.result(config);
 }

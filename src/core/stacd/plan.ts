@@ -8,10 +8,10 @@ import type { ControllerEntry } from '../config/controller-line.js';
 import type { StacdConfig } from '../config/service-config.js';
 import { type ExcludeFields, isExcluded } from '../exclude.js';
 import { isIoController, type KernelController } from '../kernel-controller.js';
+import { classifyLog } from '../log-entry.js';
 import { controllerMatchesTid, type InterfaceMap } from '../match.js';
-import { type DiscoveryLogEntry, EFlags, SubType } from '../nvme/discovery-log.js';
+import { type DiscoveryLogEntry, EFlags } from '../nvme/discovery-log.js';
 import { addressProblem, HOST_EXCLUDED } from '../stafd/dc-plan.js';
-import { entryTransport, hasUsableAddress } from '../stafd/dlpe.js';
 import { Tid, type TidOptions } from '../tid.js';
 
 /** What stafd answered: its DCs with their cached log entries; or no answer at all (absent, starting, slow). */
@@ -78,27 +78,9 @@ export function configuredIocTid(entry: ControllerEntry, opts: TidOptions): Tid 
 export function discoveredIocs(view: StafdView, opts: TidOptions): DesiredIoc[] {
   if (!view.answered) return [];
   const out = new Map<string, DesiredIoc>();
-  for (const { dc, entries } of view.dcs) {
-    for (const e of entries) {
-      if (e.subtype !== SubType.nvme || !hasUsableAddress(e)) continue;
-      const transport = entryTransport(e);
-      if (!transport) continue;
-      const same = transport === dc.transport;
-      const tid = Tid.from(
-        {
-          transport,
-          traddr: e.traddr,
-          trsvcid: e.trsvcid,
-          subsysnqn: e.subnqn,
-          hostTraddr: same ? dc.hostTraddr : '',
-          hostIface: same ? dc.hostIface : '',
-          hostNqn: dc.hostNqn,
-        },
-        opts,
-      );
-      out.set(tid.key(), { tid, origin: 'discovered', dlpe: e }); // last DLPE wins (NCC tracking)
-    }
-  }
+  for (const { dc, entries } of view.dcs)
+    for (const { tid, entry } of classifyLog(dc, entries, opts).iocs)
+      out.set(tid.key(), { tid, origin: 'discovered', dlpe: entry }); // last DLPE wins (NCC tracking)
   return [...out.values()];
 }
 

@@ -1,9 +1,10 @@
 /**
  * stafd's reconciliation as data: which discovery controllers should exist (configured, mDNS-discovered,
- * referrals; minus exclusions and disabled address families) and what to add and remove given the current set.
- * Pure.
+ * referrals; minus exclusions and disabled address families; within the bounds on controllers, referral depth and
+ * referrals per controller) and what to add and remove given the current set. Pure.
  */
 import type { ControllerEntry } from '../config/controller-line.js';
+import { DC_BOUNDS, type DcBounds } from '../config/schema.js';
 import type { IpFamily } from '../config/values.js';
 import { type ExcludeFields, isExcluded } from '../exclude.js';
 import { parseIp } from '../ipaddr.js';
@@ -26,8 +27,12 @@ export interface DcPlanInput {
   configured: readonly { tid: Tid; entry?: ControllerEntry | undefined }[];
   /** DCs announced by mDNS and found reachable. */
   discovered: readonly Tid[];
-  /** Referral entries of the current DCs' logs. */
-  referrals: readonly Tid[];
+  /** Referrals in the log pages of the current DCs, by the referring DC's TID key (followed from the roots). */
+  referrals: ReadonlyMap<string, readonly Tid[]>;
+  /** TID keys of the DCs running now: when the controller bound is reached they keep their places. */
+  current?: ReadonlySet<string>;
+  /** Default: the documented defaults (DC_BOUNDS). */
+  bounds?: DcBounds;
   excludes: readonly ExcludeFields[];
   /** The host-wide exclusion list (/etc/nvme/exclusions.conf and its drop-ins), applicable entries. */
   hostExclusions?: readonly ExcludeFields[];
@@ -39,12 +44,28 @@ export interface DroppedDc {
   reason: string;
 }
 
+/** A bound that kept candidates out: which, because of which DC (undefined: configuration or mDNS), how many. */
+export interface BoundHit {
+  bound: 'max-discovery-controllers' | 'max-referral-depth' | 'max-referrals-per-controller';
+  /** The referring DC; undefined for configured or mDNS candidates. */
+  by: Tid | undefined;
+  /** Origin of the refused candidates when `by` is undefined. */
+  origin: DcOrigin;
+  refused: number;
+}
+
 export interface DcPlan {
   /** Desired DCs by TID key, origin by precedence configured > referral > discovered (nvme-stas' order). */
   desired: Map<string, DcCandidate>;
   /** Candidates refused, with the reason (for logs). */
   dropped: DroppedDc[];
+  /** Bounds that kept candidates out (one record per bound and cause). */
+  hits: BoundHit[];
 }
+
+export const DEFAULT_DC_BOUNDS: DcBounds = Object.fromEntries(
+  DC_BOUNDS.map((b) => [b.prop, b.default]),
+) as unknown as DcBounds;
 
 /** Why a TID cannot be used, or undefined: unknown transport, not an IP literal, address family disabled. */
 export function addressProblem(tid: Tid, ipFamily: IpFamily): string | undefined {
@@ -57,29 +78,95 @@ export function addressProblem(tid: Tid, ipFamily: IpFamily): string | undefined
   return undefined;
 }
 
+/**
+ * The desired DCs: configured ones, then referrals followed breadth-first from the configured and mDNS DCs (depth
+ * 0) up to the depth bound, taking at most the per-controller bound from each log page, then mDNS ones; then at
+ * most the controller bound of them, configured first, then those running now, then new ones, in that order.
+ */
 export function planDiscoveryControllers(input: DcPlanInput): DcPlan {
-  const desired = new Map<string, DcCandidate>();
+  const bounds = input.bounds ?? DEFAULT_DC_BOUNDS;
   const dropped: DroppedDc[] = [];
-  const consider = (c: DcCandidate) => {
-    if (isExcluded(c.tid, input.excludes)) {
-      dropped.push({ tid: c.tid, reason: 'excluded' });
-      return;
-    }
-    if (isExcluded(c.tid, input.hostExclusions ?? [])) {
-      dropped.push({ tid: c.tid, reason: HOST_EXCLUDED });
-      return;
-    }
-    const problem = addressProblem(c.tid, input.ipFamily);
-    if (problem) {
-      dropped.push({ tid: c.tid, reason: problem });
-      return;
-    }
-    if (!desired.has(c.tid.key())) desired.set(c.tid.key(), c);
+  const hits = new Map<string, BoundHit>();
+  const hit = (bound: BoundHit['bound'], by: Tid | undefined, origin: DcOrigin, n = 1) => {
+    const k = `${bound}\u0000${by?.key() ?? origin}`;
+    const h = hits.get(k) ?? { bound, by, origin, refused: 0 };
+    h.refused += n;
+    hits.set(k, h);
   };
-  for (const c of input.configured) consider({ tid: c.tid, origin: 'configured', entry: c.entry });
-  for (const tid of input.referrals) consider({ tid, origin: 'referral' });
-  for (const tid of input.discovered) consider({ tid, origin: 'discovered' });
-  return { desired, dropped };
+  const usable = (tid: Tid): boolean => {
+    const reason = isExcluded(tid, input.excludes)
+      ? 'excluded'
+      : isExcluded(tid, input.hostExclusions ?? [])
+        ? HOST_EXCLUDED
+        : addressProblem(tid, input.ipFamily);
+    if (reason) dropped.push({ tid, reason });
+    return !reason;
+  };
+
+  /** Candidates in precedence order, with the DC whose referral brought them. */
+  const wanted = new Map<string, DcCandidate & { by?: Tid }>();
+  const roots: { tid: Tid; depth: number }[] = [];
+  for (const c of input.configured) {
+    const key = c.tid.key();
+    if (wanted.has(key) || !usable(c.tid)) continue;
+    wanted.set(key, { tid: c.tid, origin: 'configured', entry: c.entry });
+    roots.push({ tid: c.tid, depth: 0 });
+  }
+  const discovered = new Map<string, Tid>();
+  for (const tid of input.discovered) {
+    const key = tid.key();
+    if (wanted.has(key) || discovered.has(key) || !usable(tid)) continue;
+    discovered.set(key, tid);
+    roots.push({ tid, depth: 0 });
+  }
+  // Breadth-first over the referral graph (each DC once: its shortest depth).
+  const seen = new Set(roots.map((r) => r.tid.key()));
+  for (let i = 0; i < roots.length; i++) {
+    const { tid: dc, depth } = roots[i]!;
+    const refs = input.referrals.get(dc.key()) ?? [];
+    if (!refs.length) continue;
+    if (depth >= bounds.maxReferralDepth) {
+      const fresh = refs.filter((t) => !seen.has(t.key())).length;
+      if (fresh) hit('max-referral-depth', dc, 'referral', fresh);
+      continue;
+    }
+    refs.forEach((tid, n) => {
+      if (n >= bounds.maxReferralsPerController) {
+        if (n === bounds.maxReferralsPerController)
+          hit('max-referrals-per-controller', dc, 'referral', refs.length - n);
+        return;
+      }
+      const key = tid.key();
+      if (wanted.has(key)) return;
+      if (discovered.has(key)) {
+        // Announced and referred to: a referral (nvme-stas' precedence); it is a root already.
+        wanted.set(key, { tid, origin: 'referral', by: dc });
+        return;
+      }
+      if (seen.has(key) || !usable(tid)) return;
+      seen.add(key);
+      wanted.set(key, { tid, origin: 'referral', by: dc });
+      roots.push({ tid, depth: depth + 1 });
+    });
+  }
+  for (const [key, tid] of discovered) if (!wanted.has(key)) wanted.set(key, { tid, origin: 'discovered' });
+
+  // The controller bound: configured first, then the running ones, then new ones.
+  const order = [...wanted.values()];
+  const rank = (c: DcCandidate) => (c.origin === 'configured' ? 0 : input.current?.has(c.tid.key()) ? 1 : 2);
+  order.sort((a, b) => rank(a) - rank(b)); // stable: precedence order within a rank
+  const desired = new Map<string, DcCandidate>();
+  for (const c of order) {
+    if (desired.size >= bounds.maxDiscoveryControllers) {
+      hit('max-discovery-controllers', c.by, c.origin);
+      continue;
+    }
+    desired.set(
+      c.tid.key(),
+      c.entry ? { tid: c.tid, origin: c.origin, entry: c.entry } : { tid: c.tid, origin: c.origin },
+    );
+  }
+  return { desired, dropped, hits: [...hits.values()] };
 }
 
 /** What stafd knows about a DC it has now. */

@@ -1,6 +1,7 @@
 /** Discovery log page entries as nvme-stas shows them (all-string dictionaries), and referral entries as TIDs. Pure. */
-import { type DiscoveryLogEntry, SubType } from '../nvme/discovery-log.js';
-import { type Tid, Tid as TidClass, type TidOptions } from '../tid.js';
+import { classifyLog } from '../log-entry.js';
+import type { DiscoveryLogEntry } from '../nvme/discovery-log.js';
+import type { Tid, TidOptions } from '../tid.js';
 
 const TRTYPE: Record<number, string> = { 0: 'unspecified', 1: 'rdma', 2: 'fc', 3: 'tcp', 254: 'loop' };
 const ADRFAM: Record<number, string> = { 0: 'pci', 1: 'ipv4', 2: 'ipv6', 3: 'infiniband', 4: 'fc' };
@@ -43,44 +44,10 @@ export function dlpeToDict(e: DiscoveryLogEntry): Record<string, string> {
   return d;
 }
 
-/** Entries nvme-stas drops from the cache: no usable address (0.0.0.0, ::, empty — this includes loop). */
-export function hasUsableAddress(e: DiscoveryLogEntry): boolean {
-  const a = e.traddr.trim();
-  return a !== '' && a !== '0.0.0.0' && a !== '::';
-}
-
-/** Transport name of an entry for TID construction (`tcp`, `rdma`, `fc`, `loop`), or undefined if unknown. */
-export function entryTransport(e: DiscoveryLogEntry): string | undefined {
-  const t = TRTYPE[e.trtype];
-  return t && t !== 'unspecified' ? t : undefined;
-}
-
 /**
- * The referral entries of a DC's log as TIDs of other DCs, inheriting the referring DC's host-traddr, host-iface
- * and host NQN (nvme-stas). Self-references (subtype `discovery`) are not referrals. Entries of another transport
- * than the DC's do not inherit the interface binding (host-iface is TCP-only).
+ * The referral entries of a DC's log as TIDs of other DCs (see classifyEntry: what they inherit from the DC, and
+ * which entries are refused). Self-references (subtype `discovery`) are not referrals.
  */
 export function referralTids(dc: Tid, entries: readonly DiscoveryLogEntry[], opts: TidOptions): Tid[] {
-  const out: Tid[] = [];
-  for (const e of entries) {
-    if (e.subtype !== SubType.referral || !hasUsableAddress(e)) continue;
-    const transport = entryTransport(e);
-    if (!transport) continue;
-    const sameTransport = transport === dc.transport;
-    out.push(
-      TidClass.from(
-        {
-          transport,
-          traddr: e.traddr,
-          trsvcid: e.trsvcid,
-          subsysnqn: e.subnqn,
-          hostTraddr: sameTransport ? dc.hostTraddr : '',
-          hostIface: sameTransport ? dc.hostIface : '',
-          hostNqn: dc.hostNqn,
-        },
-        opts,
-      ),
-    );
-  }
-  return out;
+  return classifyLog(dc, entries, opts).referrals;
 }

@@ -1,8 +1,12 @@
 /**
  * One discovery controller as stafd runs it: connect (userspace NVMe/TCP, or the kernel for rdma/fc/loop and
  * kernel-discovery=true), register with a CDC (DIM, userspace only), choose PLEO, read and cache the log, re-read on
- * every change notice and after every reconnect, reconnect with fast-then-slow backoff. The cached log survives
+ * change notices and after every reconnect, reconnect with exponential backoff. The cached log survives
  * reconnects (nvme-stas 2.3 fixed losing it).
+ *
+ * What a remote DC can make it do is bounded: at most one log read in flight and one pending, at least
+ * `minReadIntervalMs` between the starts of two reads, exponential backoff for a log that never stabilises and for
+ * connections that keep failing or dropping; entries with unusable fields are refused (one warning per read).
  */
 import { EventEmitter } from 'node:events';
 import { hostname, release, type } from 'node:os';
@@ -11,19 +15,24 @@ import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
+import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
 import { AdrFam, type DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
+import { DiscoveryLogChangingError } from '../../core/nvme/discovery-log-read.js';
 import { DcType } from '../../core/nvme/identify.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
-import { hasUsableAddress } from '../../core/stafd/dlpe.js';
-import type { Tid } from '../../core/tid.js';
+import type { Tid, TidOptions } from '../../core/tid.js';
 
-/** Retry intervals (nvme-stas §5.8), in ms. */
+/** Retry intervals (nvme-stas §5.8) and read pacing, in ms. */
 export interface DcTiming {
+  /** First reconnect delay; it doubles with each failure up to slowRetryMs. */
   fastRetryMs: number;
   slowRetryMs: number;
   dimRetryMs: number;
+  /** First re-read delay after a failed log read; it doubles with each failure up to slowRetryMs. */
   logRetryMs: number;
+  /** Least time between the starts of two log reads of one DC (change notices in between are coalesced). */
+  minReadIntervalMs?: number;
 }
 
 export const DEFAULT_DC_TIMING: DcTiming = {
@@ -31,7 +40,13 @@ export const DEFAULT_DC_TIMING: DcTiming = {
   slowRetryMs: 60000,
   dimRetryMs: 5000,
   logRetryMs: 20000,
+  minReadIntervalMs: 250,
 };
+
+/** Exponential backoff: `first` after the first failure, doubling, at most `max`. */
+export function backoffMs(failures: number, first: number, max: number): number {
+  return Math.min(first * 2 ** Math.max(0, Math.min(failures - 1, 30)), Math.max(first, max));
+}
 
 export type SessionFactory = DcSessionFactory;
 
@@ -48,13 +63,24 @@ export interface DcDeps {
   pleo: boolean;
   timing?: DcTiming;
   log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+  /** How referrals and I/O controllers of the log inherit the host NQN (default: the identity's). */
+  tidOpts?: TidOptions;
+  /** Largest log page read (entries); a larger NUMREC fails the read. */
+  maxLogEntries?: number;
+  /**
+   * Asked before a log with `entries` entries replaces this DC's cache (the global cache bound); false keeps the
+   * previous log.
+   */
+  admitLog?: (runner: DiscoveryControllerRunner, entries: number) => boolean;
 }
 
 export type DcState = 'idle' | 'connecting' | 'connected' | 'waiting' | 'stopped';
 
 export interface DcEvents {
-  /** The log was (re)read: emitted after every successful read, as nvme-stas does. */
+  /** The cached log changed (or was read for the first time by this runner). */
   logPages: [DiscoveryLogEntry[]];
+  /** A log read succeeded (changed or not). */
+  logRead: [];
   state: [DcState];
   /** An asynchronous event notice arrived (any kind; a discovery log change makes a re-read). */
   aen: [];
@@ -64,8 +90,10 @@ export interface DcEvents {
 
 export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   state: DcState = 'idle';
-  /** Cached log entries with a usable address; kept across reconnects. */
+  /** Cached log entries (I/O controllers, referrals, the DC's own entry); kept across reconnects. */
   logPages: DiscoveryLogEntry[] = [];
+  /** The referrals of the cached log, as TIDs of other DCs. */
+  referrals: Tid[] = [];
   connectAttempts = 0;
   lastError: string | undefined;
   /** 'cdc' | 'ddc' | '' once identified. */
@@ -74,8 +102,6 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   model = '';
   serial = '';
   registered = false;
-  /** Epoch ms of the last successful log read. */
-  lastRead: number | undefined;
   /** Kernel device of the current session (kernel-hosted DCs), undefined otherwise. */
   device: string | undefined;
   /**
@@ -89,6 +115,20 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   private retryIntervalMs: number | undefined;
   private readonly timing: DcTiming;
   private usePleo = false;
+  /** Connection failures (failed connects and dropped sessions) since the last stable session. */
+  private failures = 0;
+  /** Log read pacing: a read in flight, one pending, when the last one started, the timer of the next. */
+  private reading = false;
+  private readPending = false;
+  private lastReadStart = Number.NEGATIVE_INFINITY;
+  private readTimer: NodeJS.Timeout | undefined;
+  /** Failed log reads in a row (backoff), and whether an unstable log was reported. */
+  private readFailures = 0;
+  private readNotBefore = 0;
+  private unstableReported = false;
+  /** A log read succeeded since this runner started (the first one is always announced). */
+  private announced = false;
+  private lastRefused = '';
 
   constructor(
     readonly tid: Tid,
@@ -110,6 +150,17 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     this.emit('state', s);
   }
 
+  /** Sets the cache (restored from the last-known config): entries are classified as if just read. */
+  restore(entries: readonly DiscoveryLogEntry[]): void {
+    const c = classifyLog(this.tid, entries, this.tidOpts);
+    this.logPages = c.kept;
+    this.referrals = c.referrals;
+  }
+
+  private get tidOpts(): TidOptions {
+    return this.deps.tidOpts ?? { defaultHostNqn: this.deps.identity.hostNqn };
+  }
+
   get connected(): boolean {
     return this.state === 'connected';
   }
@@ -127,8 +178,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   private schedule(ms: number): void {
     if (this.state === 'stopped') return;
     if (this.timer) clearTimeout(this.timer);
-    this.setState(ms === 0 ? 'connecting' : 'waiting');
     this.retryIntervalMs = ms || undefined;
+    this.setState(ms === 0 ? 'connecting' : 'waiting');
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.attempt();
@@ -172,6 +223,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       return;
     }
     this.session = session;
+    const connectedAt = Date.now();
     this.device = session.device;
     if (session.device) this.ownedDevice = session.created ? session.device : undefined;
     this.connectAttempts = 0;
@@ -185,19 +237,27 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       this.device = undefined;
       // A kernel controller that went away is no longer stafd's.
       if (session.device && this.ownedDevice === session.device) this.ownedDevice = undefined;
+      this.cancelRead();
       if (this.state === 'stopped') return;
-      this.say('warning', `Connection lost${err ? `: ${err.message}` : ''}`);
-      this.schedule(this.timing.fastRetryMs);
+      // A session that lasted is a fresh start; one that keeps dropping backs off like a failing connect.
+      if (Date.now() - connectedAt >= this.timing.slowRetryMs) this.failures = 0;
+      this.failures++;
+      const delay = backoffMs(this.failures, this.timing.fastRetryMs, this.timing.slowRetryMs);
+      this.say(
+        this.failures > 1 ? 'debug' : 'warning',
+        `Connection lost${err ? `: ${err.message}` : ''}. Retrying in ${(delay / 1000).toFixed(1)}s`,
+      );
+      this.schedule(delay);
     });
     session.on('aen', (ev) => {
       this.emit('aen');
       if (!isDiscoveryLogChange(ev)) return;
-      this.say('info', 'Received AEN: discovery log page changed');
-      void this.readLog(session);
+      this.say('debug', 'Received AEN: discovery log page changed');
+      this.requestRead(session);
     });
     session.on('reconnected', () => {
       this.say('info', 'The kernel reconnected the controller: re-reading the log');
-      void this.readLog(session);
+      this.requestRead(session);
     });
     const id = session.identify;
     this.model = id.model;
@@ -220,7 +280,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     } catch (e) {
       this.say('warning', `Discovery log change notices not enabled: ${(e as Error).message}`);
     }
-    await this.readLog(session);
+    this.requestRead(session);
   }
 
   private onConnectFailure(e: unknown): void {
@@ -228,7 +288,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     // Log the first failure and every new kind of failure; repeat failures only at debug level.
     this.say(this.lastError === msg ? 'debug' : 'error', `Failed to connect to controller. ${msg}`);
     this.lastError = msg;
-    this.schedule(this.connectAttempts <= 1 ? this.timing.fastRetryMs : this.timing.slowRetryMs);
+    this.failures++;
+    this.schedule(backoffMs(this.failures, this.timing.fastRetryMs, this.timing.slowRetryMs));
   }
 
   private dimRegistration() {
@@ -261,26 +322,103 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     }
   }
 
+  /**
+   * Asks for a log read of the session: at once when none ran lately, otherwise when the minimum interval (or the
+   * backoff after failed reads) has passed. Requests made while a read runs are coalesced into one more read.
+   */
+  private requestRead(session: DcSession): void {
+    if (this.session !== session || session.isClosed) return;
+    if (this.reading) {
+      this.readPending = true;
+      return;
+    }
+    if (this.readTimer) return; // a read is already scheduled
+    const notBefore = Math.max(this.lastReadStart + (this.timing.minReadIntervalMs ?? 0), this.readNotBefore);
+    const wait = notBefore - Date.now();
+    if (wait <= 0) {
+      void this.readLog(session);
+      return;
+    }
+    this.readTimer = setTimeout(() => {
+      this.readTimer = undefined;
+      void this.readLog(session);
+    }, wait);
+    this.readTimer.unref?.();
+  }
+
+  private cancelRead(): void {
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.readTimer = undefined;
+    this.readPending = false;
+  }
+
   private async readLog(session: DcSession): Promise<void> {
+    if (this.session !== session || session.isClosed) return;
+    this.reading = true;
+    this.lastReadStart = Date.now();
     try {
-      const log = await session.readDiscoveryLog({ pleo: this.usePleo });
-      this.logPages = log.entries.filter(hasUsableAddress);
-      this.lastRead = Date.now();
-      this.say('info', `Received discovery log pages (num records=${this.logPages.length}).`);
-      this.emit('logPages', this.logPages);
+      const log = await session.readDiscoveryLog({
+        pleo: this.usePleo,
+        ...(this.deps.maxLogEntries ? { maxEntries: this.deps.maxLogEntries } : {}),
+      });
+      if (this.session !== session) return;
+      this.readFailures = 0;
+      this.readNotBefore = 0;
+      if (this.unstableReported) this.say('info', 'The discovery log page is stable again');
+      this.unstableReported = false;
+      this.accept(log.entries);
     } catch (e) {
       if (this.session !== session || session.isClosed) return; // the reconnect path re-reads
-      this.say('error', `Failed to retrieve log pages. ${(e as Error).message}`);
-      const t = setTimeout(() => {
-        if (this.session === session && !session.isClosed) void this.readLog(session);
-      }, this.timing.logRetryMs);
-      t.unref?.();
+      this.readFailures++;
+      const delay = backoffMs(this.readFailures, this.timing.logRetryMs, this.timing.slowRetryMs);
+      this.readNotBefore = Date.now() + delay;
+      const unstable = e instanceof DiscoveryLogChangingError;
+      // Said once per episode (an unstable log or repeated failures are not worth a line each time).
+      const quiet = this.readFailures > 1 && (!unstable || this.unstableReported);
+      this.say(
+        quiet ? 'debug' : unstable ? 'warning' : 'error',
+        `Failed to retrieve log pages. ${(e as Error).message}. Retrying in ${(delay / 1000).toFixed(1)}s` +
+          (unstable ? ' (backing off while the log keeps changing)' : ''),
+      );
+      if (unstable) this.unstableReported = true;
+      this.readPending = true;
+    } finally {
+      this.reading = false;
+      if (this.readPending && this.session === session) {
+        this.readPending = false;
+        this.requestRead(session);
+      }
     }
+  }
+
+  /** A log read: classify, report refused entries, and cache it if it changed and the cache bound admits it. */
+  private accept(entries: readonly DiscoveryLogEntry[]): void {
+    this.emit('logRead');
+    const c = classifyLog(this.tid, entries, this.tidOpts);
+    const refused = c.refused.map((r) => `entry ${r.index}: ${r.reason}`);
+    const refusedText = refused.join('; ');
+    if (refused.length)
+      this.say(
+        refusedText === this.lastRefused ? 'debug' : 'warning',
+        `${refused.length} log page entr${refused.length === 1 ? 'y' : 'ies'} refused: ${refused.slice(0, 3).join('; ')}${refused.length > 3 ? '; …' : ''}`,
+      );
+    this.lastRefused = refusedText;
+    const changed = !this.announced || !sameEntries(this.logPages, c.kept);
+    if (!changed) {
+      this.say('debug', `Received discovery log pages (num records=${c.kept.length}): unchanged.`);
+      return;
+    }
+    if (this.deps.admitLog && !this.deps.admitLog(this, c.kept.length)) return;
+    this.announced = true;
+    this.logPages = c.kept;
+    this.referrals = c.referrals;
+    this.say('info', `Received discovery log pages (num records=${this.logPages.length}).`);
+    this.emit('logPages', this.logPages);
   }
 
   /** Re-reads the log now (SIGHUP, or a kernel reconnect event). */
   resync(): void {
-    if (this.session && !this.session.isClosed) void this.readLog(this.session);
+    if (this.session && !this.session.isClosed) this.requestRead(this.session);
     else if (this.state === 'waiting') this.schedule(0);
   }
 
@@ -294,6 +432,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   async stop(opts: { keep?: boolean } = {}): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.cancelRead();
     this.keepOnStop = opts.keep ?? false;
     const s = this.session;
     this.session = undefined;

@@ -73,6 +73,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // The firmware's NBFTs, read once per process (not on SIGHUP).
     nbft: loadNbftDiscoveryControllers({ log }),
     onRunner: (r) => metrics.watch(r),
+    onBoundHit: (bound) => metrics.boundHit(bound),
     hostExclusions: () => hostExclusions.load(identity.hostId),
   });
   hostExclusions.watch(() => void service.reconcile());

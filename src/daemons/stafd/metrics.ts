@@ -2,6 +2,7 @@
  * stafd's metrics: discovery controllers by state and origin, cached log entries (both read from the service
  * at each scrape), and counters of what the DC runners do (AENs, log reads, connect failures, DIM registrations).
  */
+import { DC_BOUNDS } from '../../core/config/schema.js';
 import { Registry } from '../../core/metrics.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
 import type { DcState, DiscoveryControllerRunner } from './discovery-controller.js';
@@ -22,9 +23,13 @@ export class StafdMetrics {
   private readonly logReads;
   private readonly connectFailures;
   private readonly dim;
+  private readonly boundHits;
 
-  /** `dcs` is read at each scrape (StafdService.snapshot). */
-  constructor(dcs: () => readonly DcSnapshot[]) {
+  /**
+   * `dcs` is read at each scrape (StafdService.snapshot); `lkcWrites` too (completed writes of the last-known
+   * config).
+   */
+  constructor(dcs: () => readonly DcSnapshot[], lkcWrites: () => number = () => 0) {
     const r = this.registry;
     r.gauge(
       {
@@ -68,12 +73,25 @@ export class StafdMetrics {
     });
     this.dim.inc(0, { result: 'success' });
     this.dim.inc(0, { result: 'failure' });
+    this.boundHits = r.counter({
+      name: 'stas_bound_hits',
+      help: 'Times a bound of stafd.conf (max-discovery-controllers, max-referral-depth, max-referrals-per-controller, max-cached-log-entries) kept discovery controllers, referrals or log entries out.',
+      labelNames: ['bound'],
+    });
+    for (const b of DC_BOUNDS) this.boundHits.inc(0, { bound: b.key });
+    if (lkcWrites)
+      r.counter({ name: 'stas_lkc_writes', help: 'Writes of the last-known configuration file.' }, lkcWrites);
+  }
+
+  /** A bound kept something out (StafdServiceOptions.onBoundHit). */
+  boundHit(bound: string): void {
+    this.boundHits.inc(1, { bound });
   }
 
   /** Counts the events of one DC runner (StafdServiceOptions.onRunner). */
   watch(r: DiscoveryControllerRunner): void {
     r.on('aen', () => this.aen.inc());
-    r.on('logPages', () => this.logReads.inc());
+    r.on('logRead', () => this.logReads.inc());
     r.on('state', (state) => {
       if (state === 'waiting' && r.lastError) this.connectFailures.inc();
     });

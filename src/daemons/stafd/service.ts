@@ -11,6 +11,7 @@ import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import {
+  type BoundHit,
   type CurrentDc,
   type DcCandidate,
   type DcOrigin,
@@ -18,7 +19,7 @@ import {
   HOST_EXCLUDED,
   planDiscoveryControllers,
 } from '../../core/stafd/dc-plan.js';
-import { dlpeToDict, referralTids } from '../../core/stafd/dlpe.js';
+import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
 import { commonProcessInfo } from '../process-info.js';
@@ -52,7 +53,12 @@ export interface StafdServiceOptions {
   hostExclusions?: () => Promise<ExcludeFields[]>;
   /** Sees every DC runner as it is created (the metrics count their events). */
   onRunner?: (r: DiscoveryControllerRunner) => void;
+  /** A bound (stafd.conf max-*) kept something out (the metrics count them). */
+  onBoundHit?: (bound: string) => void;
 }
+
+/** Bounds and their option names, for messages. */
+type BoundName = BoundHit['bound'] | 'max-cached-log-entries';
 
 /** Values of per-controller options as nvme-stas shows them in controller dictionaries. */
 function entryExtras(entry: ControllerEntry | undefined): Record<string, string> {
@@ -86,6 +92,12 @@ export class StafdService {
   private reconciling = false;
   private again = false;
   private stopped = false;
+  /** Bound hits already reported (bound and cause), until the bound no longer bites for that cause. */
+  private reportedHits = new Set<string>();
+  /** DCs whose last log was refused by max-cached-log-entries (reported once until one is admitted). */
+  private readonly cacheRefused = new Set<string>();
+  /** Refused candidates already warned about (TID key and reason), until they are no longer refused. */
+  private warnedDrops = new Set<string>();
   tron: boolean;
   /** Recent history for `stafctl events`. */
   readonly events = new EventLog();
@@ -113,7 +125,7 @@ export class StafdService {
         const tid = Tid.from(saved.tid, this.tidOpts);
         if (this.dcs.has(tid.key())) continue;
         const r = this.addRunner({ tid, origin: saved.origin });
-        r.logPages = saved.logPages;
+        r.restore(saved.logPages);
         r.ownedDevice = saved.kernelDevice;
       }
       if (dcs.length)
@@ -213,25 +225,35 @@ export class StafdService {
     this.reconciling = true;
     try {
       const configured = await this.resolveConfigured();
-      const referrals = [...this.dcs.values()].flatMap((r) => referralTids(r.tid, r.logPages, this.tidOpts));
+      const hostExclusions = (await this.opts.hostExclusions?.()) ?? [];
+      if (this.stopped) return;
       const plan = planDiscoveryControllers({
         configured,
-        referrals,
+        referrals: new Map([...this.dcs].map(([key, r]) => [key, r.referrals])),
+        current: new Set(this.dcs.keys()),
+        bounds: this.config.bounds,
         discovered: this.config.zeroconf ? this.discovered : [],
         excludes: this.config.excludes.map((e) => e.fields),
-        hostExclusions: (await this.opts.hostExclusions?.()) ?? [],
+        hostExclusions,
         ipFamily: this.config.ipFamily,
       });
-      for (const d of plan.dropped)
-        if (d.reason === 'excluded' || d.reason === HOST_EXCLUDED)
-          this.opts.log('debug', `${d.tid.toString()} ${d.reason}`);
-        else this.opts.log('warning', `${d.tid.toString()} ${d.reason}`);
+      // Each refused candidate is reported once while it stays refused (referrals come back with every read).
+      const warned = new Set<string>();
+      for (const d of plan.dropped) {
+        const k = `${d.tid.key()}\u0000${d.reason}`;
+        const quiet = d.reason === 'excluded' || d.reason === HOST_EXCLUDED || this.warnedDrops.has(k);
+        warned.add(k);
+        this.opts.log(quiet ? 'debug' : 'warning', `${d.tid.toString()} ${d.reason}`);
+      }
+      this.warnedDrops = warned;
+      this.reportHits(plan.hits);
       const diff = diffDiscoveryControllers(this.currentView(), plan);
       const stopping: Promise<void>[] = [];
       for (const { key, reason } of diff.remove) {
         const r = this.dcs.get(key)!;
         this.dcs.delete(key);
         this.lostSince.delete(key);
+        this.cacheRefused.delete(key);
         this.opts.log('info', `${r.tid.toString()} | Removing discovery controller: ${reason}`);
         this.events.add(new Date(), { kind: 'dc-removed', controller: r.tid.toString(), detail: reason });
         stopping.push(r.stop());
@@ -263,6 +285,59 @@ export class StafdService {
     }
   }
 
+  /** One warning, one event and one metric count per bound and cause, until the bound stops biting for it. */
+  private reportHits(hits: readonly BoundHit[]): void {
+    const now = new Set<string>();
+    for (const h of hits) {
+      const k = `${h.bound}\u0000${h.by?.key() ?? h.origin}`;
+      now.add(k);
+      if (this.reportedHits.has(k)) continue;
+      const limit = this.config.bounds;
+      const value = {
+        'max-discovery-controllers': limit.maxDiscoveryControllers,
+        'max-referral-depth': limit.maxReferralDepth,
+        'max-referrals-per-controller': limit.maxReferralsPerController,
+      }[h.bound];
+      const what =
+        h.by !== undefined
+          ? `${h.refused} referral(s) of ${h.by.toString()} not followed`
+          : `${h.refused} ${h.origin === 'configured' ? 'configured' : 'mDNS-discovered'} discovery controller(s) not started`;
+      this.boundHit(h.bound, `${what}: ${h.bound} (${value}) reached`, h.by);
+    }
+    this.reportedHits = now;
+  }
+
+  private boundHit(bound: BoundName, message: string, by: Tid | undefined): void {
+    this.opts.log('warning', message);
+    this.events.add(new Date(), {
+      kind: 'bound',
+      ...(by ? { controller: by.toString() } : {}),
+      detail: message,
+    });
+    this.opts.onBoundHit?.(bound);
+  }
+
+  /** The cache bound (max-cached-log-entries): whether `r`'s new log of `n` entries fits with the others'. */
+  private admitLog(r: DiscoveryControllerRunner, n: number): boolean {
+    let others = 0;
+    for (const o of this.dcs.values()) if (o !== r) others += o.logPages.length;
+    const max = this.config.bounds.maxCachedLogEntries;
+    const key = r.tid.key();
+    if (others + n <= max) {
+      this.cacheRefused.delete(key);
+      return true;
+    }
+    if (!this.cacheRefused.has(key)) {
+      this.cacheRefused.add(key);
+      this.boundHit(
+        'max-cached-log-entries',
+        `${r.tid.toString()} | Log page of ${n} entries not cached (${others} cached for other controllers): max-cached-log-entries (${max}) reached; the previous log page is kept`,
+        r.tid,
+      );
+    }
+    return false;
+  }
+
   private addRunner(c: Pick<DcCandidate, 'tid' | 'origin' | 'entry'>): DiscoveryControllerRunner {
     const cfg = this.config;
     const r = new DiscoveryControllerRunner(c.tid, c.origin, c.entry, {
@@ -274,9 +349,12 @@ export class StafdService {
       kernel: { reconnectDelay: cfg.connect.reconnectDelay, ctrlLossTmo: cfg.connect.ctrlLossTmo },
       pleo: cfg.pleo,
       log: this.opts.log,
+      tidOpts: this.tidOpts,
+      maxLogEntries: cfg.bounds.maxCachedLogEntries,
+      admitLog: (runner, n) => this.admitLog(runner, n),
       ...(this.opts.timing ? { timing: this.opts.timing } : {}),
     });
-    let lastReferrals = '';
+    let lastReferrals = r.referrals.map((t) => t.key()).join('\n');
     r.on('logPages', (pages) => {
       this.events.add(new Date(), {
         kind: 'log-pages',
@@ -284,9 +362,8 @@ export class StafdService {
         detail: `${pages.length} entries`,
       });
       this.opts.signals.logPagesChanged(r.tid.args(), r.device ?? 'nvme?');
-      const refs = referralTids(r.tid, pages, this.tidOpts)
-        .map((t) => t.key())
-        .join('\n');
+      // The referral graph changes only when this DC's referrals do: only then is a pass needed.
+      const refs = r.referrals.map((t) => t.key()).join('\n');
       if (refs !== lastReferrals) {
         lastReferrals = refs;
         this.soak();
