@@ -1,4 +1,4 @@
-/** Atomic file replacement: write a temporary file beside the target, fsync, rename over it. */
+/** Atomic file replacement: write a temporary file beside the target, fsync, rename over it (sync or async). */
 import {
   closeSync,
   fsyncSync,
@@ -9,6 +9,7 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
+import fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** Replaces `path` with `content` so that readers see the old or the new file, never a partial one. */
@@ -48,4 +49,75 @@ export function writeFileAtomic(path: string, content: string, mode = 0o644): vo
   } catch {
     // Some file systems do not allow fsync on a directory; the rename is still atomic.
   }
+}
+
+/** A file's content: one string, or pieces produced as they are written (lazily, by a generator). */
+export type FileContent = string | Iterable<string> | AsyncIterable<string>;
+
+let tmpSeq = 0;
+
+/**
+ * writeFileAtomic without blocking the event loop: the same steps (temporary file beside the target, write,
+ * fsync, rename, fsync of the directory) through fs/promises. Pieces are gathered into writes of about
+ * `chunkBytes`, and each write is awaited, so a generator producing a large content runs in slices between which
+ * other work proceeds. Resolves with the file's size in bytes.
+ */
+export async function writeFileAtomicAsync(
+  path: string,
+  content: FileContent,
+  mode = 0o644,
+  chunkBytes = 64 * 1024,
+): Promise<number> {
+  const dir = dirname(path);
+  await fsp.mkdir(dir, { recursive: true });
+  let fileMode = mode;
+  try {
+    fileMode = (await fsp.stat(path)).mode & 0o7777;
+  } catch {
+    // New file: use the requested mode.
+  }
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${tmpSeq++}.tmp`);
+  const fh = await fsp.open(tmp, 'wx', fileMode);
+  let size = 0;
+  try {
+    let parts: Buffer[] = [];
+    let buffered = 0;
+    const drain = async () => {
+      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, buffered);
+      parts = [];
+      buffered = 0;
+      for (let off = 0; off < data.length; ) off += (await fh.write(data, off)).bytesWritten;
+      size += data.length;
+    };
+    for await (const piece of typeof content === 'string' ? [content] : content) {
+      const b = Buffer.from(piece, 'utf8');
+      parts.push(b);
+      buffered += b.length;
+      if (buffered >= chunkBytes) await drain();
+    }
+    if (buffered > 0) await drain();
+    await fh.sync();
+  } catch (e) {
+    await fh.close().catch(() => {});
+    await fsp.unlink(tmp).catch(() => {});
+    throw e;
+  }
+  await fh.close();
+  try {
+    await fsp.rename(tmp, path);
+  } catch (e) {
+    await fsp.unlink(tmp).catch(() => {});
+    throw e;
+  }
+  try {
+    const dfh = await fsp.open(dir, 'r');
+    try {
+      await dfh.sync();
+    } finally {
+      await dfh.close();
+    }
+  } catch {
+    // Some file systems do not allow fsync on a directory; the rename is still atomic.
+  }
+  return size;
 }

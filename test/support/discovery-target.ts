@@ -49,6 +49,12 @@ export interface TargetOptions {
   /** Largest C2HData PDU the target sends (bytes of data). */
   maxDataPerPdu?: number;
   misbehave?: Misbehaviour;
+  /** ICResp MAXH2CDATA (default 1 MiB). */
+  maxh2cdata?: number;
+  /** The discovery log header's NUMREC, whatever the log holds (a controller that lies about its size). */
+  numrecLie?: number;
+  /** Discovery log reads past the end of the log transfer only the bytes there are (not zeros). */
+  shortLogTransfers?: boolean;
 }
 
 export interface DimRecord {
@@ -218,7 +224,7 @@ export class DiscoveryTarget {
         cpda: 0,
         hdgst: pdu.hdgst,
         ddgst: pdu.ddgst,
-        maxh2cdata: 1 << 20,
+        maxh2cdata: this.opts.maxh2cdata ?? 1 << 20,
       });
       c.wire = { hdgst: pdu.hdgst, ddgst: pdu.ddgst, pda: 0 };
       c.parser.setDigests({ hdgst: pdu.hdgst, ddgst: pdu.ddgst });
@@ -302,6 +308,10 @@ export class DiscoveryTarget {
           }
           if (lsp & DiscoveryLsp.PLEO && !this.opts.pleoSupported) return err(0x02); // Invalid Field
           page = this.logPage();
+          if (this.opts.numrecLie !== undefined) {
+            page = Buffer.from(page);
+            page.writeBigUInt64LE(BigInt(this.opts.numrecLie), 8);
+          }
         } else if (lid === LogPage.SupportedLogPages) {
           page = Buffer.alloc(1024);
           page.writeUInt32LE(1, 0);
@@ -323,7 +333,8 @@ export class DiscoveryTarget {
           setImmediate(() => c.socket.destroy());
           return;
         }
-        return this.sendData(c, sqe.cid, out);
+        const short = this.opts.shortLogTransfers && lid === LogPage.Discovery;
+        return this.sendData(c, sqe.cid, short ? out.subarray(0, Math.max(0, page.length - offset)) : out);
       }
       case Opcode.SetFeatures:
         if ((sqe.cdw(10) & 0xff) === Feature.AsyncEventConfig) {

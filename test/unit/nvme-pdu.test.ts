@@ -240,3 +240,19 @@ test('malformed PDUs are protocol errors', () => {
   rejects(hex(`03 00 18 00 ${'c8000000'} ${zeros(192)}`), /termination request data too long/);
   rejects(hex(`07 00 18 18 18000000 ${zeros(16)}`), /without data/);
 });
+
+test('ICResp MAXH2CDATA below 4096 or not a multiple of 4 is refused; 4096 is the smallest accepted', () => {
+  const icresp = (maxh2cdata: number) =>
+    serializePdu({ type: 'icresp', pfv: 0, cpda: 0, hdgst: false, ddgst: false, maxh2cdata });
+  rejects(icresp(512), /^ICResp MAXH2CDATA 512 is below the minimum of 4096$/);
+  rejects(icresp(0), /MAXH2CDATA 0 is below the minimum of 4096/);
+  rejects(icresp(4095), /MAXH2CDATA 4095 is below the minimum/);
+  rejects(icresp(8194), /^ICResp MAXH2CDATA 8194 is not a multiple of 4$/);
+  const p = new PduParser();
+  assert.throws(
+    () => p.push(icresp(4092)),
+    (e: unknown) => e instanceof ProtocolError && e.fei === 12,
+  );
+  assert.equal((parseAll(icresp(4096))[0] as { maxh2cdata: number }).maxh2cdata, 4096);
+  assert.equal((parseAll(icresp(0xfffffffc))[0] as { maxh2cdata: number }).maxh2cdata, 0xfffffffc);
+});

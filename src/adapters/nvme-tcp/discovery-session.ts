@@ -70,9 +70,16 @@ export interface SessionOptions {
   maxPduLength?: number;
 }
 
+/** A completed command: its CQE and C2H data (`received` bytes of it transferred, the rest zero). */
+interface Done {
+  cqe: Completion;
+  data: Buffer;
+  received: number;
+}
+
 interface Pending {
   name: string;
-  resolve: (c: { cqe: Completion; data: Buffer }) => void;
+  resolve: (c: Done) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | undefined;
   /** Expected C2H data length (0: none). */
@@ -304,7 +311,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     inCapsule?: Uint8Array,
     dataLength = 0,
     timeoutMs: number | null = this.opts.commandTimeoutMs ?? 10_000,
-  ): Promise<{ cqe: Completion; data: Buffer }> {
+  ): Promise<Done> {
     if (this.closed) return Promise.reject(this.closeError ?? new SessionClosedError('session is closed'));
     const cid = this.allocateCid();
     return new Promise((resolve, reject) => {
@@ -426,7 +433,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       return;
     }
     // A short transfer is legal (e.g. Get Log Page past the end of the log): the rest stays zero.
-    p.resolve({ cqe, data: p.data });
+    p.resolve({ cqe, data: p.data, received: p.received });
   }
 
   private onAsyncEvent(cqe: Completion): void {
@@ -469,7 +476,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     this.armAsyncEvent();
   }
 
-  /** One Get Log Page transfer. */
+  /** One Get Log Page transfer: the bytes the controller sent (fewer than asked on a short transfer). */
   async getLogPage(lid: number, read: LogPageRead): Promise<Uint8Array> {
     const r = await this.command(
       `Get Log Page 0x${lid.toString(16)}`,
@@ -484,7 +491,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       undefined,
       read.length,
     );
-    return r.data;
+    return r.received < read.length ? r.data.subarray(0, r.received) : r.data;
   }
 
   /** Supported Log Pages (LID 0): the DLP options word (EXTDLPES/PLEOS/ALLSUBES) of LID 0x70. */

@@ -9,6 +9,7 @@ import {
   DIGEST_LENGTH,
   type DigestOptions,
   HEADER_LENGTH,
+  MIN_MAXH2CDATA,
   type Pdu,
   PduFlag,
   PduType,
@@ -202,15 +203,29 @@ export class PduParser {
           ddgst: (header[11]! & 2) !== 0,
           maxr2t: header.readUInt32LE(12),
         };
-      case PduType.ICResp:
+      case PduType.ICResp: {
+        const maxh2cdata = header.readUInt32LE(12);
+        if (maxh2cdata < MIN_MAXH2CDATA)
+          throw new ProtocolError(
+            `ICResp MAXH2CDATA ${maxh2cdata} is below the minimum of ${MIN_MAXH2CDATA}`,
+            TermReqFes.InvalidHeaderField,
+            12,
+          );
+        if (maxh2cdata % 4 !== 0)
+          throw new ProtocolError(
+            `ICResp MAXH2CDATA ${maxh2cdata} is not a multiple of 4`,
+            TermReqFes.InvalidHeaderField,
+            12,
+          );
         return {
           type: 'icresp',
           pfv: header.readUInt16LE(8),
           cpda: header[10]!,
           hdgst: (header[11]! & 1) !== 0,
           ddgst: (header[11]! & 2) !== 0,
-          maxh2cdata: header.readUInt32LE(12),
+          maxh2cdata,
         };
+      }
       case PduType.H2CTermReq:
       case PduType.C2HTermReq:
         return {

@@ -41,6 +41,8 @@ export const CH_LENGTH = 8;
 export const DIGEST_LENGTH = 4;
 /** Term requests carry at most this much of the offending PDU header. */
 export const TERM_REQ_MAX_DATA = 152;
+/** ICResp MAXH2CDATA: at least this many bytes, and a multiple of 4 (NVMe/TCP 1.0, ICResp). */
+export const MIN_MAXH2CDATA = 4096;
 
 /** Fatal Error Status values of H2C/C2H Termination Requests. */
 export const TermReqFes = {
