@@ -35,7 +35,8 @@ export type Misbehaviour =
   | { kind: 'malformed-pdu'; on: 'identify' | 'log-page' } // answer with a PDU whose header is invalid
   | { kind: 'oversize-pdu' } // announce a 1 GiB PDU
   | { kind: 'slow'; delayMs: number } // every answer is late
-  | { kind: 'never-answer'; after: 'icreq' | 'connect' }; // stop answering
+  | { kind: 'never-answer'; after: 'icreq' | 'connect' } // stop answering
+  | { kind: 'close-after-log-read' }; // close the connection once a whole log page read has completed
 
 export interface TargetOptions {
   host?: string;
@@ -55,12 +56,56 @@ export interface TargetOptions {
   numrecLie?: number;
   /** Discovery log reads past the end of the log transfer only the bytes there are (not zeros). */
   shortLogTransfers?: boolean;
+  /**
+   * Virtual discovery controllers behind this one listener: a Fabrics Connect to any subsystem NQN for which this
+   * returns a log is accepted, and that connection is served that log (a referral factory, chains and cross-referral
+   * amplification need many DCs but only one socket here). Return the same array for the same log: its encoding is
+   * cached (per GENCTR).
+   */
+  logFor?: (subnqn: string) => readonly DiscoveryLogEntry[] | undefined;
+}
+
+/** What one subsystem NQN (a virtual DC, or the target's own NQN) saw. */
+export interface NqnStats {
+  /** Fabrics Connects accepted. */
+  accepted: number;
+  /** When each was accepted (performance.now()). */
+  acceptedAt: number[];
+  /** Connections open now. */
+  open: number;
+  /** Whole discovery log reads started (header read with RAE set, at offset 0: one per read attempt). */
+  readStarts: number;
+  /**
+   * Whole discovery log read attempts ended (the final header read, RAE cleared): completed reads when GENCTR held
+   * still; a host retries an attempt during which GENCTR moved.
+   */
+  readEnds: number;
+  /** Discovery log change AENs sent. */
+  aens: number;
+}
+
+/** Progress of an AEN storm (DiscoveryTarget.aenStorm). */
+export interface AenStorm {
+  /** AENs sent so far. */
+  readonly sent: number;
+  /** Resolves when `count` AENs are sent or stop() is called: the number sent. */
+  readonly done: Promise<number>;
+  stop(): void;
 }
 
 export interface DimRecord {
   task: number;
   hostNqn: string;
   dim: DecodedDim;
+}
+
+/** A referral entry (subtype 1) to the DC at 127.0.0.1:`port` with subsystem NQN `subnqn`. */
+export function referralEntry(
+  port: number | string,
+  subnqn: string,
+  over: Partial<DiscoveryLogEntry> = {},
+): DiscoveryLogEntry {
+  return ioEntry(0, { subtype: SubType.referral, trsvcid: String(port), subnqn, ...over });
 }
 
 export function ioEntry(i: number, over: Partial<DiscoveryLogEntry> = {}): DiscoveryLogEntry {
@@ -92,6 +137,8 @@ interface Conn {
   /** An event occurred while no AER was outstanding: reported when the next AER arrives. */
   eventPending: boolean;
   stopped: boolean;
+  /** Subsystem NQN of the accepted Fabrics Connect ('' before). */
+  subnqn: string;
 }
 
 export class DiscoveryTarget {
@@ -107,6 +154,16 @@ export class DiscoveryTarget {
   readonly connectHostNqns: string[] = [];
   misbehave: Misbehaviour | undefined;
   readonly subsysnqn: string;
+  /** TCP connections accepted (whatever happened next). */
+  connectionsAccepted = 0;
+  /** Most connections open at once. */
+  peakConnections = 0;
+  /** Discovery log change AENs sent (setEntries, notify and storms). */
+  aensSent = 0;
+  /** Per subsystem NQN: connects, open connections, reads, AENs. */
+  readonly perNqn = new Map<string, NqnStats>();
+  private readonly encoded = new WeakMap<readonly DiscoveryLogEntry[], { genctr: bigint; page: Buffer }>();
+  private storm: { pump: () => void } | undefined;
 
   constructor(private readonly opts: TargetOptions = {}) {
     this.entries = opts.entries ?? [];
@@ -143,13 +200,110 @@ export class DiscoveryTarget {
   /** Replaces the log, bumps GENCTR and sends a discovery log change AEN to every host that armed one. */
   setEntries(entries: DiscoveryLogEntry[]): void {
     this.entries = entries;
+    this.notify();
+  }
+
+  /**
+   * Bumps GENCTR and sends a discovery log change AEN to every host (connected to a subsystem NQN `which` accepts)
+   * that armed one; a host without an armed AER gets it when it arms the next. For virtual DCs (logFor): change
+   * what logFor returns, then notify.
+   */
+  notify(which: (subnqn: string) => boolean = () => true): void {
     this.genctr++;
     for (const c of this.conns) {
-      if (!c.aecEnabled) continue;
-      const cid = c.aerCids.shift();
-      if (cid !== undefined) this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid, dw0: 0x70f002 }) });
-      else c.eventPending = true;
+      if (!c.aecEnabled || !which(c.subnqn)) continue;
+      if (!this.sendAen(c)) c.eventPending = true;
     }
+  }
+
+  /** Completes the oldest outstanding AER of `c` with a discovery log change notice; false if none is armed. */
+  private sendAen(c: Conn): boolean {
+    const cid = c.aerCids.shift();
+    if (cid === undefined) return false;
+    this.aensSent++;
+    this.stats(c.subnqn).aens++;
+    this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid, dw0: 0x70f002 }) });
+    return true;
+  }
+
+  /**
+   * An AEN storm: discovery log change notices at up to `perSecond` (token bucket) to every host connection
+   * (connected to a subsystem NQN `which` accepts) with an armed AER, until `count` are sent. A controller completes
+   * only the AERs the host armed, so the storm runs as fast as the host re-arms, at most `perSecond`. With
+   * `churnGenctr` every notice bumps GENCTR (the log "changes" each time); without, the log stays the same.
+   */
+  aenStorm(o: {
+    perSecond: number;
+    count: number;
+    churnGenctr?: boolean;
+    which?: (subnqn: string) => boolean;
+  }): AenStorm {
+    const t0 = performance.now();
+    let sent = 0;
+    let finish: (n: number) => void = () => {};
+    const done = new Promise<number>((r) => (finish = r));
+    const stop = () => {
+      clearInterval(timer);
+      if (this.storm === storm) this.storm = undefined;
+      finish(sent);
+    };
+    const pump = () => {
+      const allowed = Math.min(o.count, Math.floor(((performance.now() - t0) * o.perSecond) / 1000) + 1);
+      for (const c of this.conns) {
+        if (sent >= allowed) break;
+        if (!c.aecEnabled || c.stopped || c.aerCids.length === 0 || (o.which && !o.which(c.subnqn))) continue;
+        if (o.churnGenctr) this.genctr++;
+        this.sendAen(c);
+        sent++;
+      }
+      if (sent >= o.count) stop();
+    };
+    const storm = { pump };
+    this.storm = storm;
+    const timer = setInterval(pump, 5);
+    pump();
+    return {
+      get sent() {
+        return sent;
+      },
+      done,
+      stop,
+    };
+  }
+
+  /** Connections (to subsystem NQNs `which` accepts) with an armed AER: those a storm or notify reaches now. */
+  aersArmed(which: (subnqn: string) => boolean = () => true): number {
+    let n = 0;
+    for (const c of this.conns) if (c.aecEnabled && c.aerCids.length > 0 && which(c.subnqn)) n++;
+    return n;
+  }
+
+  /** Stats of one subsystem NQN (created on first use). */
+  stats(subnqn: string): NqnStats {
+    let s = this.perNqn.get(subnqn);
+    if (!s) {
+      s = { accepted: 0, acceptedAt: [], open: 0, readStarts: 0, readEnds: 0, aens: 0 };
+      this.perNqn.set(subnqn, s);
+    }
+    return s;
+  }
+
+  /** The log served on connection `c`: its virtual DC's (logFor), else the target's own. */
+  private entriesOf(c: Conn): readonly DiscoveryLogEntry[] {
+    return (c.subnqn && this.opts.logFor?.(c.subnqn)) || this.entries;
+  }
+
+  /** The encoded log of a virtual DC, cached per entries array and GENCTR. */
+  private virtualLogPage(entries: readonly DiscoveryLogEntry[]): Buffer {
+    if (this.misbehave?.kind === 'churn-genctr') this.genctr++;
+    const hit = this.encoded.get(entries);
+    if (hit?.genctr === this.genctr) return hit.page;
+    const page = encodeDiscoveryLog(
+      { genctr: this.genctr, numrec: BigInt(entries.length), recfmt: 0 },
+      entries,
+    );
+    this.encoded.set(entries, { genctr: this.genctr, page });
+    return page;
   }
 
   private logPage(): Buffer {
@@ -171,9 +325,15 @@ export class DiscoveryTarget {
       aecEnabled: false,
       eventPending: false,
       stopped: false,
+      subnqn: '',
     };
     this.conns.add(c);
-    socket.on('close', () => this.conns.delete(c));
+    this.connectionsAccepted++;
+    this.peakConnections = Math.max(this.peakConnections, this.conns.size);
+    socket.on('close', () => {
+      this.conns.delete(c);
+      if (c.subnqn) this.stats(c.subnqn).open--;
+    });
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk) => {
       let pdus: Pdu[];
@@ -249,8 +409,14 @@ export class DiscoveryTarget {
           const d = Buffer.from(pdu.data);
           const subnqn = d.subarray(256, 512).toString('latin1').replace(/\0.*$/s, '');
           c.hostNqn = d.subarray(512, 768).toString('latin1').replace(/\0.*$/s, '');
-          if (subnqn !== this.subsysnqn && subnqn !== WELL_KNOWN_DISC_NQN) return err(0x84, 1); // Connect Invalid Parameters
+          const virtual = this.opts.logFor?.(subnqn) !== undefined;
+          if (!virtual && subnqn !== this.subsysnqn && subnqn !== WELL_KNOWN_DISC_NQN) return err(0x84, 1); // Connect Invalid Parameters
           this.connectsAccepted++;
+          c.subnqn = subnqn;
+          const st = this.stats(subnqn);
+          st.accepted++;
+          st.acceptedAt.push(performance.now());
+          st.open++;
           this.connectHostNqns.push(c.hostNqn);
           return ok(1);
         }
@@ -281,7 +447,7 @@ export class DiscoveryTarget {
           oaes: 0x80000000,
           cntrltype: 2,
           kas: 100,
-          subnqn: this.subsysnqn,
+          subnqn: c.subnqn && this.opts.logFor?.(c.subnqn) ? c.subnqn : this.subsysnqn,
           dctype: this.opts.dctype === 'cdc' ? 2 : this.opts.dctype === 'ddc' ? 1 : 0,
         });
         return this.sendData(c, sqe.cid, id.subarray(0, IDENTIFY_DATA_LENGTH));
@@ -296,6 +462,12 @@ export class DiscoveryTarget {
         let page: Buffer;
         if (lid === LogPage.Discovery) {
           this.logPageReads++;
+          const rae = (cdw10 & 0x8000) !== 0;
+          if (offset === 0 && rae) this.stats(c.subnqn).readStarts++;
+          if (offset === 0 && !rae) {
+            this.stats(c.subnqn).readEnds++;
+            if (mb?.kind === 'close-after-log-read') setImmediate(() => c.socket.destroy());
+          }
           if (mb?.kind === 'malformed-pdu' && mb.on === 'log-page') return this.sendMalformed(c);
           if (mb?.kind === 'oversize-pdu') {
             const h = Buffer.alloc(24);
@@ -307,7 +479,10 @@ export class DiscoveryTarget {
             return;
           }
           if (lsp & DiscoveryLsp.PLEO && !this.opts.pleoSupported) return err(0x02); // Invalid Field
-          page = this.logPage();
+          page =
+            c.subnqn && this.opts.logFor?.(c.subnqn)
+              ? this.virtualLogPage(this.entriesOf(c))
+              : this.logPage();
           if (this.opts.numrecLie !== undefined) {
             page = Buffer.from(page);
             page.writeBigUInt64LE(BigInt(this.opts.numrecLie), 8);
@@ -348,6 +523,7 @@ export class DiscoveryTarget {
           return ok(0x70f002);
         }
         c.aerCids.push(sqe.cid);
+        this.storm?.pump();
         return;
       case Opcode.KeepAlive:
         this.keepAlives++;
