@@ -280,3 +280,57 @@ export function parseAsyncEvent(dw0: number): AsyncEvent {
 export function isDiscoveryLogChange(e: AsyncEvent): boolean {
   return e.type === 0x2 && e.info === 0xf0 && e.logPage === LogPage.Discovery;
 }
+
+/*
+ * In-band authentication (NVMe over Fabrics 1.1 / Base 2.0 8.13.5): the Connect response's AUTHREQ bits and the
+ * AUTH_Send / AUTH_Receive Fabrics commands that carry the DH-HMAC-CHAP messages (src/core/nvme/auth-messages.ts).
+ * SQE layout as include/linux/nvme.h nvmf_auth_send_command: 41 SPSP0, 42 SPSP1, 43 SECP, 44-47 TL / AL.
+ */
+
+/** Fabrics command types of in-band authentication. */
+export const FabricsAuthType = { AuthSend: 0x05, AuthReceive: 0x06 } as const;
+
+/** SECP: the DH-HMAC-CHAP security protocol. SPSP0 and SPSP1 are both 01h for it. */
+export const AUTH_SECP_DHCHAP = 0xe9;
+const AUTH_SPSP = 0x01;
+
+/** What the Linux host asks for with every AUTH_Receive (its CHAP buffer: room for ffdhe8192 values). */
+export const AUTH_RECEIVE_LENGTH = 4096;
+
+/** Connect response DW0 (admin queue) bits 31:16 AUTHREQ: ATR (bit 17), ASCR (bit 18). */
+export const ConnectAuthReq = { ATR: 1 << 17, ASCR: 1 << 18 } as const;
+
+/** Status of a command refused because the queue has not authenticated yet (SCT 1h / SC 91h). */
+export const AUTH_REQUIRED_STATUS = { sct: 0x1, sc: 0x91 } as const;
+
+/** The authentication the controller requires, from the Connect completion's DW0. */
+export function connectAuthRequest(dw0: number): {
+  /** Authentication Transaction Required. */
+  atr: boolean;
+  /** Authentication and Secure Channel Required (TLS concatenation). */
+  ascr: boolean;
+} {
+  return { atr: (dw0 & ConnectAuthReq.ATR) !== 0, ascr: (dw0 & ConnectAuthReq.ASCR) !== 0 };
+}
+
+function authCommand(cid: number, type: number, length: number, inCapsule: boolean): Buffer {
+  if (!Number.isInteger(length) || length <= 0 || length > 0xffffffff)
+    throw new RangeError('an authentication transfer length is a positive 32-bit value');
+  const b = sqe(Opcode.Fabrics, cid, { length, inCapsule });
+  b.writeUInt8(type, 4);
+  b.writeUInt8(AUTH_SPSP, 41);
+  b.writeUInt8(AUTH_SPSP, 42);
+  b.writeUInt8(AUTH_SECP_DHCHAP, 43);
+  b.writeUInt32LE(length, 44);
+  return b;
+}
+
+/** AUTH_Send: `length` bytes of one authentication message, in the capsule (TL = length). */
+export function authSendCommand(cid: number, length: number): Buffer {
+  return authCommand(cid, FabricsAuthType.AuthSend, length, true);
+}
+
+/** AUTH_Receive: up to `length` bytes (AL) returned in C2H data. */
+export function authReceiveCommand(cid: number, length = AUTH_RECEIVE_LENGTH): Buffer {
+  return authCommand(cid, FabricsAuthType.AuthReceive, length, false);
+}
