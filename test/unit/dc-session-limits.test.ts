@@ -2,6 +2,7 @@
 // minimum (userspace NVMe/TCP host), and a discovery log header whose NUMREC promises entries the controller never
 // returns (userspace host, and the kernel host through passthrough, which cannot see how much arrived).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/discovery-session.js';
 import { DiscoverySession, type SessionOptions } from '../../src/adapters/nvme-tcp/discovery-session.js';
@@ -58,23 +59,28 @@ test('an ICResp MAXH2CDATA below 4096 fails the connection before Fabrics Connec
 });
 
 for (const short of [true, false]) {
-  test(`a NUMREC lie (${short ? 'short transfers' : 'zero-filled transfers'}) is a protocol error after one chunk`, async () => {
+  test(`a NUMREC lie (${short ? 'short transfers' : 'zero-filled transfers'}) closes the session after one chunk`, async () => {
     const t = await target({ entries: [ioEntry(1), ioEntry(2)], numrecLie: 60000, shortLogTransfers: short });
     const s = await connect(t);
-    await assert.rejects(
-      s.readDiscoveryLog(),
-      (e: unknown) =>
-        e instanceof DiscoveryLogNumrecError &&
-        e.message === 'discovery log header says 60000 entries but the controller returned 2',
-    );
-    // Header, one chunk, header again: not the 469 chunks NUMREC asks for.
-    assert.equal(t.logPageReads, 3);
-    // The session itself is fine: the runner retries the read later.
-    assert.equal(s.isClosed, false);
     // getLogPage hands out what arrived: a short transfer is as long as the log (header and 2 entries).
     const raw = await s.getLogPage(0x70, { offset: 0, length: 8192, lsp: 0, rae: false });
     assert.equal(raw.length, short ? 3 * 1024 : 8192);
-    await s.close();
+    const before = t.logPageReads;
+    const closed = once(s, 'close');
+    await assert.rejects(
+      s.readDiscoveryLog(),
+      (e: unknown) =>
+        e instanceof PeerProtocolError &&
+        e.cause instanceof DiscoveryLogNumrecError &&
+        e.message ===
+          'protocol violation by the controller: discovery log header says 60000 entries but the controller returned 2',
+    );
+    // Header, one chunk, header again: not the 469 chunks NUMREC asks for.
+    assert.equal(t.logPageReads - before, 3);
+    // A violation by the peer, like a bad PDU: the session closes with that error.
+    const [why] = await closed;
+    assert.ok(why instanceof PeerProtocolError);
+    assert.equal(s.isClosed, true);
   });
 }
 

@@ -499,9 +499,20 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     return discoveryLogOptions((lid, r) => this.getLogPage(lid, r));
   }
 
-  /** The whole discovery log, read consistently. */
-  readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
-    return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
+  /**
+   * The whole discovery log, read consistently. A log that breaks the protocol (a header cut short, NUMREC
+   * promising entries the controller does not return) is a violation by the peer like a bad PDU: the session
+   * closes with a PeerProtocolError.
+   */
+  async readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
+    try {
+      return await readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e;
+      const error = new PeerProtocolError(`protocol violation by the controller: ${e.message}`, { cause: e });
+      this.fail(error);
+      throw error;
+    }
   }
 
   /**
