@@ -53,7 +53,10 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   let dbus: StafService | undefined;
   const kernelDcs = new KernelDcHost(systemKernelDcPorts(), log);
-  const metrics = new StafdMetrics(() => service.snapshot());
+  const metrics = new StafdMetrics(
+    () => service.snapshot(),
+    () => service.lkcWrites,
+  );
   const hostExclusions = new HostExclusionList(log);
   const service = new StafdService({
     config,

@@ -25,7 +25,7 @@ import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
 import { commonProcessInfo } from '../process-info.js';
 import { SoakTimer } from '../soak-timer.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
-import { loadLkc, type SavedDc, saveLkc } from './last-known-config.js';
+import { LkcWriter, loadLkc, type SavedDc } from './last-known-config.js';
 
 export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type TidArgs = [string, string, string, string, string, string, string];
@@ -98,6 +98,8 @@ export class StafdService {
   private readonly cacheRefused = new Set<string>();
   /** Refused candidates already warned about (TID key and reason), until they are no longer refused. */
   private warnedDrops = new Set<string>();
+  /** The last-known config: written at most once a second, off the event loop, the latest state each time. */
+  private readonly lkc: LkcWriter | undefined;
   tron: boolean;
   /** Recent history for `stafctl events`. */
   readonly events = new EventLog();
@@ -105,6 +107,12 @@ export class StafdService {
   constructor(private readonly opts: StafdServiceOptions) {
     this.config = opts.config;
     this.tron = opts.config.tron;
+    this.lkc = opts.lkcPath ? new LkcWriter(opts.lkcPath, { log: opts.log }) : undefined;
+  }
+
+  /** Completed writes of the last-known config (metrics). */
+  get lkcWrites(): number {
+    return this.lkc?.writes ?? 0;
   }
 
   /** The system host NQN (TIDs without their own host NQN use it). */
@@ -388,9 +396,13 @@ export class StafdService {
     return r;
   }
 
+  /** The state changed: the last-known config will be written (coalesced). */
   private saveLkc(): void {
-    if (!this.opts.lkcPath) return;
-    const dcs: SavedDc[] = [...this.dcs.values()].map((r) => ({
+    this.lkc?.schedule(() => this.savedDcs());
+  }
+
+  private savedDcs(): SavedDc[] {
+    return [...this.dcs.values()].map((r) => ({
       tid: {
         transport: r.tid.transport,
         traddr: r.tid.traddr,
@@ -404,11 +416,6 @@ export class StafdService {
       logPages: r.logPages,
       ...(r.ownedDevice ? { kernelDevice: r.ownedDevice } : {}),
     }));
-    try {
-      saveLkc(this.opts.lkcPath, dcs);
-    } catch (e) {
-      this.opts.log('error', `Unable to save last known config: ${(e as Error).message}`);
-    }
   }
 
   /**
@@ -422,6 +429,7 @@ export class StafdService {
     await Promise.all([...this.dcs.values()].map((r) => r.stop({ keep })));
     // After the stops: a deleted kernel DC is no longer recorded as stafd's.
     this.saveLkc();
+    await this.lkc?.flush();
   }
 
   private find(args: TidArgs): DiscoveryControllerRunner | undefined {
