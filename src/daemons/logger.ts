@@ -1,7 +1,10 @@
 /**
  * Daemon logging: plain lines on stdout, or with -s/--syslog lines carrying the kernel-style priority prefix
  * (`<3>…`) that journald (and systemd's stdout capture) turns into message priorities. Debug lines only with tron.
+ * Every message is made safe first: secrets redacted, control characters and other non-printables escaped.
  */
+import { safeText } from '../core/log-text.js';
+
 export type Level = 'debug' | 'info' | 'warning' | 'error';
 
 const PRIORITY: Record<Level, number> = { error: 3, warning: 4, info: 6, debug: 7 };
@@ -19,8 +22,9 @@ export function createLogger(opts: {
   const write = opts.write ?? ((line: string) => process.stdout.write(line));
   const log = ((level: Level, message: string) => {
     if (level === 'debug' && !log.tron) return;
-    // One record per line: a message with newlines (e.g. from a peer) must not forge further records.
-    const text = message.replace(/[\r\n]+/g, ' ');
+    // One record per line: a message with newlines (e.g. from a peer) must not forge further records; nothing
+    // from the network or a config file reaches the terminal or the journal as a control sequence or a secret.
+    const text = safeText(String(message).replace(/[\r\n]+/g, ' '));
     write(opts.syslog ? `<${PRIORITY[level]}>${text}\n` : `${level.toUpperCase().padEnd(7)} ${text}\n`);
   }) as Logger;
   log.tron = opts.tron;

@@ -119,12 +119,12 @@ test('syntax errors name file:line and are skipped; the rest loads', () => {
       [
         'error',
         3,
-        `File:${F}:3 syntax error (expected [section], key = value or a comment): "just words". Line ignored`,
+        `File:${F}:3 syntax error (expected [section], option = value or a comment): "just words". Line ignored`,
       ],
       [
         'error',
         4,
-        `File:${F}:4 syntax error (expected [section], key = value or a comment): "= value". Line ignored`,
+        `File:${F}:4 syntax error (expected [section], option = value or a comment): "= value". Line ignored`,
       ],
       ['error', 5, `File:${F}:5 contains an invalid section header: "[]". Line ignored`],
       ['error', 6, `File:${F}:6 contains an invalid section header: "[unclosed". Line ignored`],

@@ -221,6 +221,6 @@ test('a syntax error is reported and the rest still loads', () => {
   assert.equal(r.config.connect.kato, 120);
   assert.deepEqual(
     r.diagnostics.map((d) => d.message),
-    [`File:${F}:2 syntax error (expected [section], key = value or a comment): "kato 10". Line ignored`],
+    [`File:${F}:2 syntax error (expected [section], option = value or a comment): "kato 10". Line ignored`],
   );
 });

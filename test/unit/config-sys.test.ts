@@ -48,7 +48,7 @@ test('unknown sections/options are errors; the key is never echoed', () => {
       ['error', `File:${F}:4 contains invalid section: [Hello]`],
       [
         'error',
-        `File:${F}:7 syntax error (expected [section], key = value or a comment): "<redacted>". Line ignored`,
+        `File:${F}:7 syntax error (expected [section], option = value or a comment): "<redacted>". Line ignored`,
       ],
     ],
   );

@@ -880,3 +880,135 @@ describe('D-Bus policy files', { skip: !haveDbusDaemon() && 'no /usr/bin/dbus-da
     }
   });
 });
+
+describe('every call is answered, redacted and printable', {
+  skip: !haveDbusDaemon() && 'no /usr/bin/dbus-daemon',
+}, () => {
+  const SECRET = 'DHHC-1:00:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0:';
+  const BODY = 'c2VjcmV0c2VjcmV0';
+  let daemon: DbusDaemon;
+  let sbus: MessageBus;
+  let cbus: MessageBus;
+  let svc: Awaited<ReturnType<typeof exportStafService>>;
+  const fake = fakeStaf();
+  const errors: { member: string; err: unknown }[] = [];
+  const behave: {
+    processInfo?: () => unknown;
+    listControllers?: () => unknown;
+    logLevel?: () => unknown;
+    controllerInfo?: () => unknown;
+  } = {};
+
+  before(async () => {
+    daemon = await startDbusDaemon();
+    sbus = await openSystemBus({ address: daemon.address });
+    cbus = await openSystemBus({ address: daemon.address });
+    const api: StafApi = {
+      ...fake.api,
+      processInfo: () => (behave.processInfo ? behave.processInfo() : '{}') as string,
+      listControllers: () =>
+        (behave.listControllers ? behave.listControllers() : []) as Record<string, string>[],
+      logLevel: () => (behave.logLevel ? behave.logLevel() : 'INFO') as string,
+      controllerInfo: async () => (behave.controllerInfo ? behave.controllerInfo() : '{}') as string,
+    };
+    svc = await exportStafService(sbus, api, {
+      onMethodError: (member, err) => errors.push({ member, err }),
+    });
+  });
+
+  after(async () => {
+    sbus?.disconnect();
+    cbus?.disconnect();
+    await daemon?.stop();
+  });
+
+  /** The D-Bus error of `call`: it must fail with an answer (within 10 s, not a NoReply). */
+  async function errorOf(call: Promise<unknown>): Promise<DBusError> {
+    const e = await call.then(
+      (v) => assert.fail(`expected an error reply, got ${JSON.stringify(v)}`),
+      (err: DBusError) => err,
+    );
+    assert.notEqual(e.type, 'org.freedesktop.DBus.Error.NoReply', e.message);
+    return e;
+  }
+
+  test('an exception carrying a secret and an escape sequence: the caller and the log get neither', async () => {
+    const c = stafClient(cbus, { timeoutMs: 10_000 });
+    errors.length = 0;
+    behave.processInfo = () => {
+      throw new Error(`cannot read \x1b[2J${SECRET} dhchap-secret=hunter2hunter2\nnext`);
+    };
+    const e = await errorOf(c.processInfo());
+    assert.equal(e.type, 'org.freedesktop.DBus.Error.Failed');
+    assert.equal(
+      e.message,
+      'process_info: cannot read \\x1b[2JDHHC-1:<redacted> dhchap-secret=<redacted>\\nnext',
+    );
+    // A DBusError keeps its name; its text is made safe too (thrown from an async implementation).
+    behave.controllerInfo = () => {
+      throw new dbus.DBusError('org.nvmexpress.staf.Error.NoSuchController', `no DC \u009b ${SECRET}`);
+    };
+    const e2 = await errorOf(c.controllerInfo(...TID));
+    assert.equal(e2.type, 'org.nvmexpress.staf.Error.NoSuchController');
+    assert.equal(e2.message, 'no DC \\u009b DHHC-1:<redacted>');
+    for (const x of [e, e2]) {
+      assert.ok(!x.message.includes(BODY) && !x.message.includes('hunter2'), x.message);
+      assert.doesNotMatch(x.message, /\p{Cc}/u);
+    }
+    // Even an exception that throws when looked at gets an answer.
+    behave.processInfo = () => {
+      throw Object.defineProperty(new Error('x'), 'name', {
+        get() {
+          throw new Error('no look');
+        },
+      });
+    };
+    assert.equal((await errorOf(c.processInfo())).message, 'process_info: failed');
+    // Logged once each (the logger makes the text safe).
+    assert.deepEqual(
+      errors.map((x) => x.member),
+      [
+        'org.nvmexpress.staf.debug.process_info',
+        'org.nvmexpress.staf.debug.controller_info',
+        'org.nvmexpress.staf.debug.process_info',
+      ],
+    );
+    delete behave.processInfo;
+    delete behave.controllerInfo;
+  });
+
+  test('results the marshaller refuses (NUL in a string) get an error reply, never silence', async () => {
+    const c = stafClient(cbus, { timeoutMs: 10_000 });
+    errors.length = 0;
+    behave.processInfo = () => '{"hostnqn": "nqn.a\0b"}';
+    assert.equal((await errorOf(c.processInfo())).type, 'org.freedesktop.DBus.Error.Failed');
+    // The case of the review: a host NQN with a NUL in list_controllers (in a value, then in a key).
+    behave.listControllers = () => [{ transport: 'tcp', 'host-nqn': 'nqn.host\0' }];
+    const e = await errorOf(c.listControllers(false));
+    assert.equal(e.type, 'org.freedesktop.DBus.Error.Failed');
+    assert.equal(e.message, 'list_controllers: the daemon could not send its reply');
+    behave.listControllers = () => [{ 'host\0nqn': 'x' }];
+    assert.equal((await errorOf(c.listControllers(true))).type, 'org.freedesktop.DBus.Error.Failed');
+    // A property value: answered with an error as well.
+    behave.logLevel = () => 'IN\0FO';
+    assert.equal((await errorOf(c.logLevel())).type, 'org.freedesktop.DBus.Error.Failed');
+    assert.deepEqual(
+      errors.map((x) => [x.member, (x.err as Error).message]),
+      [
+        ['org.nvmexpress.staf.debug.process_info', 'the reply could not be sent: String contains null byte'],
+        ['org.nvmexpress.staf.list_controllers', 'the reply could not be sent: String contains null byte'],
+        ['org.nvmexpress.staf.list_controllers', 'the reply could not be sent: String contains null byte'],
+        ['org.nvmexpress.staf reply', 'a reply could not be sent: String contains null byte'],
+      ],
+    );
+    delete behave.processInfo;
+    delete behave.listControllers;
+    delete behave.logLevel;
+    // The service goes on.
+    assert.equal(await c.processInfo(), '{}');
+    assert.deepEqual(await c.listControllers(false), []);
+    assert.equal(await c.logLevel(), 'INFO');
+    // A signal that could not be marshalled is reported as not sent.
+    assert.equal(svc.logPagesChanged(TID, 'nvme\0'), false);
+  });
+});

@@ -1,6 +1,13 @@
 /** Shared D-Bus plumbing: connecting to the bus, caller identity, and exporting an ObjectSpec with dbus-next. */
 import dbus, { type DBusError, type Message, type MessageBus } from 'dbus-next/index.js';
-import { type InterfaceSpec, introspectionXml, type ObjectSpec, signatureOf } from './idl.js';
+import { safeText } from '../../core/log-text.js';
+import {
+  type InterfaceSpec,
+  introspectionXml,
+  type MethodSpec,
+  type ObjectSpec,
+  signatureOf,
+} from './idl.js';
 
 export type { MessageBus } from 'dbus-next/index.js';
 
@@ -168,7 +175,45 @@ export async function callerIsRoot(bus: MessageBus, sender: string | undefined):
 }
 
 export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
+  try {
+    return e instanceof Error ? String(e.message) : String(e);
+  } catch {
+    return 'unprintable error';
+  }
+}
+
+/** An error's text as a D-Bus caller may see it: secrets redacted, control characters escaped (never a NUL). */
+function callerText(e: unknown): string {
+  return safeText(isDBusError(e) ? String(e.text ?? e.message) : errorText(e));
+}
+
+/** True when a string anywhere in `v` holds a NUL, which D-Bus strings cannot carry. */
+function hasNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\0');
+  if (Array.isArray(v)) return v.some(hasNul);
+  if (typeof v === 'object' && v !== null)
+    return Object.entries(v as Record<string, unknown>).some(([k, x]) => k.includes('\0') || hasNul(x));
+  return false;
+}
+
+/** Name and text of an error reply. */
+function errorParts(e: DBusError): [string, string] {
+  return [e.type, e.text];
+}
+
+/**
+ * The D-Bus error a caller gets for `e`: a DBusError keeps its name, anything else is
+ * org.freedesktop.DBus.Error.Failed "member: message"; the text is always redacted and printable.
+ */
+function dbusErrorFor(member: string, e: unknown): DBusError {
+  if (isDBusError(e)) {
+    try {
+      return new dbus.DBusError(e.type, callerText(e));
+    } catch {
+      // not a valid error name
+    }
+  }
+  return new dbus.DBusError(ERROR_FAILED, `${member}: ${callerText(e)}`);
 }
 
 /** Checks a value against the few signatures stas' interfaces use (s, b, a{ss}, aa{ss}). */
@@ -220,36 +265,62 @@ type MethodFn = (...args: unknown[]) => unknown;
 
 const HARDENED = Symbol.for('stas.dbus.hardened-send');
 
+interface HardenedBus {
+  /** The connection's own send: throws when the connection is closed or the marshaller refuses the message. */
+  rawSend: (msg: Message) => void;
+  /** Told (the first one only: logged once) when a reply dbus-next built could not be sent. */
+  reporters: Set<(err: Error) => void>;
+}
+
+const METHOD_RETURN = 2;
+
+/** A message that answers call `replySerial` of `destination` (what Message.newError needs of the call). */
+function callOf(reply: Message): Message {
+  return { serial: reply.replySerial, sender: reply.destination } as unknown as Message;
+}
+
 /**
  * dbus-next sends a method's reply from a promise callback; once the connection is closed that send throws
  * (or emits 'error' with no listener) and the rejection would end the process. A reply nobody can receive
- * is simply dropped instead.
+ * is simply dropped instead. A reply the marshaller refuses while the connection is up (a property value with a
+ * NUL…) is replaced by an error reply, so that the caller never waits for an answer that will not come.
  */
-function hardenSend(bus: MessageBus): void {
-  const b = bus as MessageBus & { [HARDENED]?: boolean };
-  if (b[HARDENED]) return;
-  b[HARDENED] = true;
+function hardenSend(bus: MessageBus): HardenedBus {
+  const b = bus as MessageBus & { [HARDENED]?: HardenedBus };
+  const done = b[HARDENED];
+  if (done) return done;
   const send = bus.send.bind(bus);
+  const hardened: HardenedBus = { rawSend: send, reporters: new Set() };
+  b[HARDENED] = hardened;
   bus.send = (msg: Message) => {
     try {
       send(msg);
-    } catch {
-      // connection closed: nobody to answer
+    } catch (e) {
+      if (!busIsOpen(bus) || msg.type !== METHOD_RETURN || msg.replySerial === undefined) return;
+      const [report] = hardened.reporters;
+      report?.(new Error(`a reply could not be sent: ${errorText(e)}`));
+      try {
+        send(dbus.Message.newError(callOf(msg), ERROR_FAILED, 'the daemon could not send its reply'));
+      } catch {
+        // nothing more to try
+      }
     }
   };
+  return hardened;
 }
 
-/** Builds a dbus-next Interface subclass for one InterfaceSpec, its members forwarding to `call`/`impl`. */
+/**
+ * Builds a dbus-next Interface subclass for one InterfaceSpec: its properties (backed by `impl`) and signals.
+ * Method calls never reach it: exportObject answers them itself.
+ */
 function buildInterface(
   spec: InterfaceSpec,
-  call: (member: string, args: unknown[]) => Promise<unknown>,
   impl: ObjectImpl,
   onError: (member: string, err: unknown) => void,
 ) {
   class Exported extends dbus.interface.Interface {}
   const proto = Exported.prototype as unknown as Record<string, unknown>;
   const properties: Record<string, { signature: string; access: 'read' | 'readwrite' }> = {};
-  const methods: Record<string, { inSignature: string; outSignature: string }> = {};
   const signals: Record<string, { signature: string }> = {};
   for (const p of spec.properties) {
     const key = `${spec.name}.${p.name}`;
@@ -263,7 +334,7 @@ function buildInterface(
           v = pimpl.get();
         } catch (e) {
           onError(key, e);
-          throw isDBusError(e) ? e : new dbus.DBusError(ERROR_FAILED, `${p.name}: ${errorText(e)}`);
+          throw dbusErrorFor(p.name, e);
         }
         if (!valueMatches(p.type, v)) {
           onError(key, new Error(`invalid value for signature ${p.type}`));
@@ -279,21 +350,17 @@ function buildInterface(
           pimpl.set(v);
         } catch (e) {
           onError(key, e);
-          throw isDBusError(e) ? e : new dbus.DBusError(ERROR_FAILED, `${p.name}: ${errorText(e)}`);
+          throw dbusErrorFor(p.name, e);
         }
       },
     });
-  }
-  for (const m of spec.methods) {
-    methods[m.name] = { inSignature: signatureOf(m.in), outSignature: signatureOf(m.out) };
-    proto[m.name] = ((...args: unknown[]) => call(m.name, args)) satisfies MethodFn;
   }
   for (const sig of spec.signals) {
     signals[sig.name] = { signature: signatureOf(sig.args) };
     // dbus-next emits what this returns: one value for a one-argument signal, else the array.
     proto[sig.name] = ((...args: unknown[]) => (sig.args.length === 1 ? args[0] : args)) satisfies MethodFn;
   }
-  Exported.configureMembers({ properties, methods, signals });
+  Exported.configureMembers({ properties, methods: {}, signals });
   return new Exported(spec.name);
 }
 
@@ -326,44 +393,76 @@ export async function exportObject(
     return uid;
   };
 
-  // dbus-next hands a method only its arguments: the sender is taken from the message just before the
-  // (synchronous) dispatch, by the method handler below.
-  let currentSender: string | undefined;
+  const hardened = hardenSend(bus);
   const instances = new Map<string, InstanceType<typeof dbus.interface.Interface>>();
   const readOnly = new Set<string>();
+  const methods = new Map<string, { iface: InterfaceSpec; method: MethodSpec; inSignature: string }>();
   for (const iface of spec.interfaces) {
-    const call = (member: string, args: unknown[]) => {
-      const sender = currentSender;
-      const key = `${iface.name}.${member}`;
-      const m = iface.methods.find((x) => x.name === member)!;
-      const fn = impl.methods[key];
-      return (async () => {
-        if (!fn) throw new dbus.DBusError(ERROR_FAILED, `${member}: not implemented`);
-        const ctx: CallContext = { sender, uid: await uidOf(sender) };
-        let result: unknown;
-        try {
-          result = await fn(args, ctx);
-        } catch (e) {
-          onError(key, e);
-          throw isDBusError(e) ? e : new dbus.DBusError(ERROR_FAILED, `${member}: ${errorText(e)}`);
-        }
-        const out = m.out[0];
-        if (m.out.length === 0) return undefined;
-        if (m.out.length !== 1 || !out || !valueMatches(out.type, result)) {
-          onError(key, new Error(`invalid return value for signature ${signatureOf(m.out)}`));
-          throw new dbus.DBusError(ERROR_FAILED, `${member}: the daemon returned an invalid value`);
-        }
-        return result;
-      })();
-    };
-    instances.set(iface.name, buildInterface(iface, call, impl, onError));
+    instances.set(iface.name, buildInterface(iface, impl, onError));
     for (const p of iface.properties) if (p.access === 'read') readOnly.add(`${iface.name}\0${p.name}`);
+    for (const method of iface.methods)
+      methods.set(`${iface.name}\0${method.name}`, { iface, method, inSignature: signatureOf(method.in) });
   }
+
+  /** The reply body of a call: the implementation's result, checked against the IDL. Throws (unsafe text) on failure. */
+  const invoke = async (msg: Message, iface: InterfaceSpec, m: MethodSpec): Promise<unknown[]> => {
+    const key = `${iface.name}.${m.name}`;
+    const fn = impl.methods[key];
+    if (!fn) throw new dbus.DBusError(ERROR_FAILED, `${m.name}: not implemented`);
+    let result: unknown;
+    try {
+      const ctx: CallContext = { sender: msg.sender, uid: await uidOf(msg.sender) };
+      result = await fn(msg.body, ctx);
+    } catch (e) {
+      onError(key, e);
+      throw e;
+    }
+    const out = m.out[0];
+    if (m.out.length === 0) return [];
+    if (m.out.length !== 1 || !out || !valueMatches(out.type, result)) {
+      onError(key, new Error(`invalid return value for signature ${signatureOf(m.out)}`));
+      throw new dbus.DBusError(ERROR_FAILED, `${m.name}: the daemon returned an invalid value`);
+    }
+    return [result];
+  };
+
+  /**
+   * Answers one call, always: with the result, else with a D-Bus error (redacted, printable). A result the
+   * marshaller refuses (a string with a NUL…) is logged once and answered with an error. Nothing is sent once
+   * the connection is closed.
+   */
+  const answer = async (msg: Message, iface: InterfaceSpec, m: MethodSpec): Promise<void> => {
+    const key = `${iface.name}.${m.name}`;
+    let reply: Message;
+    try {
+      reply = dbus.Message.newMethodReturn(msg, signatureOf(m.out), await invoke(msg, iface, m));
+    } catch (e) {
+      try {
+        reply = dbus.Message.newError(msg, ...errorParts(dbusErrorFor(m.name, e)));
+      } catch {
+        // an exception that cannot even be looked at (a throwing getter…)
+        reply = dbus.Message.newError(msg, ERROR_FAILED, `${m.name}: failed`);
+      }
+    }
+    try {
+      hardened.rawSend(reply);
+      return;
+    } catch (e) {
+      if (!busIsOpen(bus)) return;
+      onError(key, new Error(`the reply could not be sent: ${errorText(e)}`));
+    }
+    try {
+      hardened.rawSend(
+        dbus.Message.newError(msg, ERROR_FAILED, `${m.name}: the daemon could not send its reply`),
+      );
+    } catch {
+      // nothing more to try
+    }
+  };
 
   const xml = introspectionXml(spec);
   const handler = (msg: Message): boolean => {
     if (msg.path !== spec.path) return false;
-    currentSender = msg.sender;
     if (
       msg.interface === 'org.freedesktop.DBus.Introspectable' &&
       msg.member === 'Introspect' &&
@@ -384,10 +483,17 @@ export async function exportObject(
         return true;
       }
     }
+    const target = methods.get(`${msg.interface}\0${msg.member}`);
+    if (target && (msg.signature ?? '') === target.inSignature) {
+      void answer(msg, target.iface, target.method);
+      return true;
+    }
     return false;
   };
 
+  const reportUnsent = (err: Error) => onError(`${spec.busName} reply`, err);
   const unexport = () => {
+    hardened.reporters.delete(reportUnsent);
     bus.removeMethodHandler(handler);
     try {
       bus.unexport(spec.path);
@@ -397,7 +503,7 @@ export async function exportObject(
   };
 
   // The object is on the bus before the name is owned, so a client that sees the name finds the object.
-  hardenSend(bus);
+  hardened.reporters.add(reportUnsent);
   bus.addMethodHandler(handler);
   for (const inst of instances.values()) bus.export(spec.path, inst);
   let reply: number;
@@ -420,7 +526,11 @@ export async function exportObject(
       const sspec = ispec?.signals.find((x) => x.name === signal);
       const inst = instances.get(ifaceName) as unknown as Record<string, MethodFn> | undefined;
       if (closed || !sspec || !inst || !busIsOpen(bus)) return false;
-      if (args.length !== sspec.args.length || !sspec.args.every((a, i) => valueMatches(a.type, args[i]))) {
+      if (
+        args.length !== sspec.args.length ||
+        !sspec.args.every((a, i) => valueMatches(a.type, args[i])) ||
+        hasNul(args)
+      ) {
         return false;
       }
       try {

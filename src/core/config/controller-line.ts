@@ -1,4 +1,5 @@
 // Parsing of `controller=` and `exclude=` values (`key=value;key=value;...`) into typed entries, with diagnostics. Pure.
+import { isSecretName } from '../log-text.js';
 import { FABRIC_TRANSPORTS, isFabricTransport, WELL_KNOWN_DISC_NQN } from '../tid.js';
 import { type DiagnosticSink, looksSecret, optionRef, quoted, REDACTED, SECRET_KEYS } from './diagnostics.js';
 import { CONNECT_OPTIONS, CONTROLLER_FIELD_KEYS, type ConnectOptions, EXCLUDE_FIELD_KEYS } from './schema.js';
@@ -74,6 +75,11 @@ export function redactEntry(raw: string): string {
     .join(';');
 }
 
+/** Registers the values of secret items (`dhchap-secret=`…) so that no message of the file shows them. */
+function registerSecrets(sink: DiagnosticSink, fields: ReadonlyMap<string, string>): void {
+  for (const [key, value] of fields) if (isSecretName(key)) sink.secret(value);
+}
+
 function reportMalformed(
   sink: DiagnosticSink,
   prefix: string,
@@ -104,6 +110,7 @@ export function parseControllerEntry(
 ): ControllerEntry | undefined {
   const prefix = optionRef(sink.file, line, section, 'controller');
   const { fields, malformed } = splitEntry(raw);
+  registerSecrets(sink, fields);
   reportMalformed(sink, prefix, line, malformed);
 
   const overrides: ConnectOptions = {};
@@ -176,6 +183,7 @@ export function parseExcludeEntry(
 ): ExcludeEntry | undefined {
   const prefix = optionRef(sink.file, line, section, 'exclude');
   const { fields, malformed } = splitEntry(raw);
+  registerSecrets(sink, fields);
   reportMalformed(sink, prefix, line, malformed);
   const usable = new Set<string>(EXCLUDE_FIELD_KEYS);
   const out: Record<string, string> = {};

@@ -1,4 +1,7 @@
 // Configuration diagnostics: levels, `File:<path>:<line>` message prefixes, error tally and secret redaction. Pure.
+import { REDACTED, redactSecrets } from '../log-text.js';
+
+export { REDACTED } from '../log-text.js';
 
 export type DiagnosticLevel = 'info' | 'warning' | 'error';
 
@@ -18,9 +21,6 @@ export interface ConfigResult<T> {
   /** True when at least one diagnostic is an 'error' (unknown section/option, syntax error, unreadable file). */
   readonly hasErrors: boolean;
 }
-
-/** Printed in place of a secret value. */
-export const REDACTED = '<redacted>';
 
 /** Keys (controller=/exclude= items) whose values are DH-HMAC-CHAP secrets. */
 export const SECRET_KEYS: ReadonlySet<string> = new Set(['dhchap-secret', 'dhchap-ctrl-secret']);
@@ -52,13 +52,54 @@ export function hasErrors(diagnostics: readonly ConfigDiagnostic[]): boolean {
   return diagnostics.some((d) => d.level === 'error');
 }
 
-/** Collects the diagnostics of one file. */
+/** Known secrets shorter than this are not looked for in messages (`keyring=5` must not hide every `5`). */
+export const MIN_SCRUBBED_SECRET_LENGTH = 8;
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Collects the diagnostics of one file. Every message is redacted where it is made (`add`): DH-HMAC-CHAP
+ * secrets and secret-named key values (see log-text.ts `redactSecrets`), and the secrets the parsers met in
+ * the file (`secret`), in any case, wherever they landed by a typo.
+ */
 export class DiagnosticSink {
   readonly diagnostics: ConfigDiagnostic[] = [];
+  private readonly secrets = new Set<string>();
+  private secretsRe: RegExp | undefined;
 
   constructor(readonly file: string) {}
 
-  add(level: DiagnosticLevel, line: number | undefined, message: string): void {
+  /**
+   * Registers the value of a secret (a `dhchap-secret=` item, sys.conf `key`…): it is replaced by `<redacted>` in
+   * every message of this file, those already collected included. Empty, short and `file://` values are ignored.
+   */
+  secret(value: string): void {
+    const v = value.trim();
+    if (
+      v.length < MIN_SCRUBBED_SECRET_LENGTH ||
+      v === REDACTED ||
+      /^file:\/\//i.test(v) ||
+      this.secrets.has(v)
+    )
+      return;
+    this.secrets.add(v);
+    const longestFirst = [...this.secrets].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    this.secretsRe = new RegExp(longestFirst.join('|'), 'gi');
+    this.diagnostics.forEach((d, i) => {
+      const message = this.redact(d.message);
+      if (message !== d.message) this.diagnostics[i] = { ...d, message };
+    });
+  }
+
+  /** The text with the known secrets of this file and anything that looks like a secret redacted. */
+  redact(text: string): string {
+    return redactSecrets(this.secretsRe ? text.replace(this.secretsRe, REDACTED) : text);
+  }
+
+  add(level: DiagnosticLevel, line: number | undefined, text: string): void {
+    const message = this.redact(text);
     this.diagnostics.push(
       line === undefined ? { level, file: this.file, message } : { level, file: this.file, line, message },
     );
