@@ -240,7 +240,7 @@ test('runner: refused entries are left out of the cache with one warning per rea
   assert.equal(warnings.length, 1);
   assert.match(
     warnings[0]!,
-    /2 log page entries refused: entry 1: invalid value for trsvcid: .*entry 2: invalid value for subnqn/,
+    /2 log page entries refused \(trsvcid, subnqn\): entry 1: invalid value for trsvcid: .*entry 2: invalid value for subnqn/,
   );
   assert.ok(!warnings[0]!.includes('\u001b'));
   // The same refusals again: not repeated at warning level; a new one is.

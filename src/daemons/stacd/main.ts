@@ -4,7 +4,7 @@
  */
 import { stafClient, watchName } from '../../adapters/dbus/clients.js';
 import { idlXml, STACD_OBJECT, STAFD_DBUS_NAME } from '../../adapters/dbus/idl.js';
-import { openSystemBus } from '../../adapters/dbus/service.js';
+import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStacService } from '../../adapters/dbus/stac-service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
@@ -117,19 +117,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 
   try {
-    await exportStacService(bus, {
-      listControllers: (detailed) => service.listControllers(detailed),
-      processInfo: () => service.processInfo(),
-      controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
-      getTron: () => log.tron,
-      setTron: (on) => {
-        log.tron = on;
-        service.tron = on;
+    await exportStacService(
+      bus,
+      {
+        listControllers: (detailed) => service.listControllers(detailed),
+        processInfo: () => service.processInfo(),
+        controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
+        getTron: () => log.tron,
+        setTron: (on) => {
+          log.tron = on;
+          service.tron = on;
+        },
+        logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
+        events: () => service.eventsJson(),
+        plan: () => service.planJson(),
       },
-      logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
-      events: () => service.eventsJson(),
-      plan: () => service.planJson(),
-    });
+      { onMethodError: (member, e) => log('error', `D-Bus ${member}: ${errorText(e)}`) },
+    );
   } catch (e) {
     log('error', `D-Bus: ${(e as Error).message}`);
     return 1;

@@ -43,6 +43,9 @@ export const DEFAULT_DC_TIMING: DcTiming = {
   minReadIntervalMs: 250,
 };
 
+/** Refused log entries described in detail in the one warning of a read (the rest are counted). */
+const REFUSED_SHOWN = 8;
+
 /** Exponential backoff: `first` after the first failure, doubling, at most `max`. */
 export function backoffMs(failures: number, first: number, max: number): number {
   return Math.min(first * 2 ** Math.max(0, Math.min(failures - 1, 30)), Math.max(first, max));
@@ -397,11 +400,15 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     const c = classifyLog(this.tid, entries, this.tidOpts);
     const refused = c.refused.map((r) => `entry ${r.index}: ${r.reason}`);
     const refusedText = refused.join('; ');
-    if (refused.length)
+    if (refused.length) {
+      // One line per read, bounded: every field concerned, the first few entries in detail.
+      const fields = [...new Set(c.refused.map((r) => r.field))].join(', ');
+      const n = refused.length;
       this.say(
         refusedText === this.lastRefused ? 'debug' : 'warning',
-        `${refused.length} log page entr${refused.length === 1 ? 'y' : 'ies'} refused: ${refused.slice(0, 3).join('; ')}${refused.length > 3 ? '; …' : ''}`,
+        `${n} log page entr${n === 1 ? 'y' : 'ies'} refused (${fields}): ${refused.slice(0, REFUSED_SHOWN).join('; ')}${n > REFUSED_SHOWN ? `; … (${n - REFUSED_SHOWN} more)` : ''}`,
       );
+    }
     this.lastRefused = refusedText;
     const changed = !this.announced || !sameEntries(this.logPages, c.kept);
     if (!changed) {

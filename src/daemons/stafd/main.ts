@@ -3,7 +3,7 @@
  * signals (SIGHUP reload keeping the last good configuration, SIGTERM/SIGINT orderly exit).
  */
 import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
-import { openSystemBus } from '../../adapters/dbus/service.js';
+import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/discovery-session.js';
@@ -88,20 +88,24 @@ export async function main(argv: readonly string[]): Promise<number> {
   let bus: Awaited<ReturnType<typeof openSystemBus>>;
   try {
     bus = await openSystemBus({ onClose: () => log('error', 'Lost the connection to D-Bus') });
-    dbus = await exportStafService(bus, {
-      listControllers: (detailed) => service.listControllers(detailed),
-      getLogPages: (...args) => service.getLogPages(...(args.slice(0, 7) as TidArgs)),
-      getAllLogPages: (detailed) => service.getAllLogPages(detailed),
-      processInfo: () => service.processInfo(),
-      controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
-      getTron: () => log.tron,
-      setTron: (on) => {
-        log.tron = on;
-        service.tron = on;
+    dbus = await exportStafService(
+      bus,
+      {
+        listControllers: (detailed) => service.listControllers(detailed),
+        getLogPages: (...args) => service.getLogPages(...(args.slice(0, 7) as TidArgs)),
+        getAllLogPages: (detailed) => service.getAllLogPages(detailed),
+        processInfo: () => service.processInfo(),
+        controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
+        getTron: () => log.tron,
+        setTron: (on) => {
+          log.tron = on;
+          service.tron = on;
+        },
+        logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
+        events: () => service.eventsJson(),
       },
-      logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
-      events: () => service.eventsJson(),
-    });
+      { onMethodError: (member, e) => log('error', `D-Bus ${member}: ${errorText(e)}`) },
+    );
   } catch (e) {
     log('error', `D-Bus: ${(e as Error).message}`);
     return 1;
