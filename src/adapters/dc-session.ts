@@ -44,16 +44,17 @@ export interface DcSession {
   release?(): Promise<void>;
 }
 
-/** What the runner asks for: the userspace session's options plus the transport and kernel-only parameters. */
+/**
+ * What the runner asks for: the userspace session's options plus the transport and kernel-only parameters. The
+ * DH-HMAC-CHAP secrets of the `controller=` line (SessionOptions dhchapSecret / dhchapCtrlSecret) serve both hosts:
+ * the kernel gets them as connect options, the userspace session authenticates with them itself.
+ */
 export interface DcConnectOptions extends SessionOptions {
   transport: string;
   /** Kernel device stafd created for this DC before (a restart, a reconnect): adopted as stafd's own. */
   ownedDevice?: string | undefined;
   ctrlLossTmo?: number | undefined;
   reconnectDelay?: number | undefined;
-  /** DH-HMAC-CHAP secrets of the `controller=` line (kernel connects only). Secrets: never logged. */
-  dhchapSecret?: string | undefined;
-  dhchapCtrlSecret?: string | undefined;
 }
 
 export type DcSessionFactory = (opts: DcConnectOptions) => Promise<DcSession>;

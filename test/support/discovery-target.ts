@@ -3,10 +3,19 @@
  * (entries, referrals, well-known or unique NQN), changes it on demand and sends the AEN, accepts DIM and records
  * it, and misbehaves on request. It makes fast and fault tests possible; it never replaces the kernel target.
  */
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { AuthController } from '../../src/core/nvme/auth-controller.js';
+import { type HashName, hashIdOf, parseDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
+import { type DhGroupName, dhGroupIdOf } from '../../src/core/nvme/auth-ffdhe.js';
+import { decodeAuthMessage, encodeAuthMessage } from '../../src/core/nvme/auth-messages.js';
 import {
+  AUTH_REQUIRED_STATUS,
+  AUTH_SECP_DHCHAP,
   buildCqe,
+  ConnectAuthReq,
   DiscoveryLsp,
+  FabricsAuthType,
   FabricsType,
   Feature,
   IDENTIFY_DATA_LENGTH,
@@ -14,6 +23,7 @@ import {
   Opcode,
   Property,
   parseSqe,
+  type SqeFields,
 } from '../../src/core/nvme/commands.js';
 import { type DecodedDim, decodeDim } from '../../src/core/nvme/dim.js';
 import {
@@ -63,6 +73,8 @@ export interface TargetOptions {
    * cached (per GENCTR).
    */
   logFor?: (subnqn: string) => readonly DiscoveryLogEntry[] | undefined;
+  /** In-band authentication (DH-HMAC-CHAP) the controller requires, as the kernel target does with a host key. */
+  dhchap?: DhchapTargetOptions;
 }
 
 /** What one subsystem NQN (a virtual DC, or the target's own NQN) saw. */
@@ -399,6 +411,7 @@ export class DiscoveryTarget {
       this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid: sqe.cid, dw0, dw1 }) });
     const err = (sc: number, sct = 0) =>
       this.send(c, { type: 'capsule_resp', cqe: buildCqe({ cid: sqe.cid, status: { sc, sct, dnr: true } }) });
+    if (this.opts.dhchap?.hostKey && this.dhchapCommand(c, sqe, pdu.data, ok, err)) return;
     switch (sqe.opcode) {
       case Opcode.Fabrics:
         if (sqe.fctype === FabricsType.Connect) {
@@ -418,7 +431,7 @@ export class DiscoveryTarget {
           st.acceptedAt.push(performance.now());
           st.open++;
           this.connectHostNqns.push(c.hostNqn);
-          return ok(1);
+          return ok(1 | (this.opts.dhchap?.hostKey ? ConnectAuthReq.ATR : 0));
         }
         if (sqe.fctype === FabricsType.PropertyGet) {
           const off = sqe.cdw(11);
@@ -547,4 +560,131 @@ export class DiscoveryTarget {
     // A CapsuleResp whose HLEN is wrong: the host must close this connection and only this one.
     c.socket.write(Buffer.from('05001900190000000000000000000000000000000000000000', 'hex'));
   }
+
+  /** Connections that completed DH-HMAC-CHAP. */
+  dhchapAuthenticated = 0;
+  /** Admin commands refused because the connection had not authenticated (AUTH_REQUIRED). */
+  dhchapRefusedCommands = 0;
+  /** The reason code explanation of every AUTH_Failure2 a host sent. */
+  readonly dhchapFailure2: number[] = [];
+  private readonly dhchapConns = new WeakMap<Conn, { ctrl: AuthController; authenticated: boolean }>();
+
+  /**
+   * The controller side of in-band authentication (the kernel target's rules: nvmet_check_auth_status refuses every
+   * command but Connect and AUTH_Send/AUTH_Receive until the queue authenticated; a failure ends the association).
+   * True when the command was handled here.
+   */
+  private dhchapCommand(
+    c: Conn,
+    sqe: SqeFields,
+    data: Uint8Array,
+    ok: () => void,
+    err: (sc: number, sct?: number) => void,
+  ): boolean {
+    const o = this.opts.dhchap!;
+    const isFabrics = sqe.opcode === Opcode.Fabrics;
+    if (isFabrics && sqe.fctype === FabricsType.Connect) return false;
+    let st = this.dhchapConns.get(c);
+    const auth =
+      isFabrics && (sqe.fctype === FabricsAuthType.AuthSend || sqe.fctype === FabricsAuthType.AuthReceive);
+    if (!auth) {
+      if (st?.authenticated) return false;
+      this.dhchapRefusedCommands++;
+      err(AUTH_REQUIRED_STATUS.sc, AUTH_REQUIRED_STATUS.sct);
+      return true;
+    }
+    const secp = (sqe.cdw(10) >>> 24) & 0xff;
+    const spsp = (sqe.cdw(10) >>> 8) & 0xffff;
+    const length = sqe.cdw(11);
+    if (secp !== AUTH_SECP_DHCHAP || spsp !== 0x0101 || length === 0) {
+      err(0x02); // Invalid Field
+      return true;
+    }
+    if (!st) {
+      st = {
+        ctrl: new AuthController({
+          subsysNqn: c.subnqn,
+          hostNqn: c.hostNqn,
+          hostKey: parseDhchapSecret(o.hostKey!),
+          ctrlKey: o.ctrlKey ? parseDhchapSecret(o.ctrlKey) : undefined,
+          hashId: hashIdOf(o.hash ?? 'sha256'),
+          dhGroupId: dhGroupIdOf(o.dhgroup ?? 'null'),
+          random: randomBytes,
+          ...(o.misbehave === 'replay-seqnum' ? { seqnum: () => 0x5eed } : {}),
+        }),
+        authenticated: false,
+      };
+      this.dhchapConns.set(c, st);
+    }
+    if (sqe.fctype === FabricsAuthType.AuthSend) {
+      if (data.length !== length) {
+        err(0x02);
+        return true;
+      }
+      try {
+        const m = decodeAuthMessage(data);
+        if (m.kind === 'failure2') this.dhchapFailure2.push(m.explanation);
+      } catch {
+        // Malformed: the controller refuses it.
+      }
+      st.ctrl.send(data);
+      ok();
+    } else {
+      const out = Buffer.alloc(length);
+      this.dhchapMisbehave(c, st.ctrl.receive()).copy(out);
+      this.sendData(c, sqe.cid, out);
+    }
+    if (st.ctrl.authenticated && !st.authenticated) {
+      st.authenticated = true;
+      this.dhchapAuthenticated++;
+    }
+    if (st.ctrl.fatal) setImmediate(() => c.socket.end()); // after the answer is out
+    return true;
+  }
+
+  /** A controller message as the misbehaving controller sends it. */
+  private dhchapMisbehave(c: Conn, message: Buffer): Buffer {
+    const m = decodeAuthMessage(message);
+    switch (this.opts.dhchap?.misbehave) {
+      case 'bad-tid':
+        return m.kind === 'challenge' ? encodeAuthMessage({ ...m, tid: (m.tid + 1) & 0xffff }) : message;
+      case 'unexpected-message':
+        return m.kind === 'challenge'
+          ? encodeAuthMessage({
+              kind: 'success1',
+              tid: m.tid,
+              hashLength: m.challenge.length,
+              response: undefined,
+            })
+          : message;
+      case 'wrong-response':
+        if (m.kind === 'success1' && m.response) m.response[0]! ^= 0xff;
+        return m.kind === 'success1' ? encodeAuthMessage(m) : message;
+      case 'skip-success1':
+        if (m.kind !== 'success1' || !m.response) return message;
+        // Claims success without answering the host's challenge, and takes the host as authenticated.
+        this.dhchapConns.get(c)!.authenticated = true;
+        return encodeAuthMessage({ ...m, response: undefined });
+      default:
+        return message;
+    }
+  }
+}
+
+/** What `dhchap` of TargetOptions configures. */
+export interface DhchapTargetOptions {
+  /** The host's secret (DHHC-1 text) the controller checks; without one it requires no authentication. */
+  hostKey?: string;
+  /** The controller's secret, to answer a host that asks it to prove itself; without one such a host is refused. */
+  ctrlKey?: string;
+  /** The hash the controller chooses (default sha256); a host that does not offer it is refused. */
+  hash?: HashName;
+  /** The DH group the controller chooses (default null); a host that does not offer it is refused. */
+  dhgroup?: DhGroupName;
+  /**
+   * bad-tid: the challenge carries another T_ID; unexpected-message: a Success1 instead of the challenge;
+   * wrong-response: the controller's response (R2) is wrong; skip-success1: Success1 without R2 (the controller does
+   * not prove itself); replay-seqnum: every challenge has the same sequence number (S1).
+   */
+  misbehave?: 'bad-tid' | 'unexpected-message' | 'wrong-response' | 'skip-success1' | 'replay-seqnum';
 }

@@ -3,13 +3,20 @@
  * Connect, controller enable, Identify), admin commands with timeouts, keep-alive, asynchronous event
  * notifications, DIM, and orderly shutdown. All encoding/decoding is the pure codec in src/core/nvme.
  */
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { type DhchapKey, parseDhchapSecret, wipe } from '../../core/nvme/auth-crypto.js';
+import { AuthHost, authenticateHost, type SeqnumHistory } from '../../core/nvme/auth-host.js';
 import {
   AEC_DISCOVERY_LOG_CHANGE,
   type AsyncEvent,
+  AUTH_RECEIVE_LENGTH,
   asyncEventRequestCommand,
+  authReceiveCommand,
+  authSendCommand,
   type Completion,
+  connectAuthRequest,
   connectCommand,
   connectData,
   DimTask,
@@ -42,10 +49,14 @@ import { tcpConnectBound } from '../native.js';
 import {
   CommandTimeoutError,
   ConnectError,
+  FabricError,
   NvmeStatusError,
   PeerProtocolError,
   SessionClosedError,
 } from './errors.js';
+
+/** In-band authentication (DH-HMAC-CHAP) failed or cannot be done; the session was refused. */
+export class AuthenticationError extends FabricError {}
 
 export interface SessionOptions {
   traddr: string;
@@ -68,6 +79,18 @@ export interface SessionOptions {
   commandTimeoutMs?: number;
   /** Largest PDU accepted from the controller. */
   maxPduLength?: number;
+  /**
+   * DH-HMAC-CHAP secret of the host (`DHHC-1:…`, dhchap_secret): used when the controller requires authentication,
+   * as the kernel host does. Never logged.
+   */
+  dhchapSecret?: string | undefined;
+  /**
+   * DH-HMAC-CHAP secret of the controller (dhchap_ctrl_secret): the controller must prove itself with it
+   * (bidirectional authentication), or the session is refused. Never logged.
+   */
+  dhchapCtrlSecret?: string | undefined;
+  /** Challenge sequence numbers answered for this controller: keep one across reconnects to refuse replays. */
+  dhchapSeqnums?: SeqnumHistory | undefined;
 }
 
 /** A completed command: its CQE and C2H data (`received` bytes of it transferred, the rest zero). */
@@ -268,6 +291,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       data,
     );
     this.cntlid = connect.cqe.dw0 & 0xffff;
+    await this.authenticate(connect.cqe.dw0);
 
     const cap = await this.command('Property Get CAP', (cid) => propertyGetCommand(cid, Property.CAP, 8));
     const readyTimeout = Math.max(((cap.cqe.dw0 >>> 24) & 0xff) * CAP_TO_UNIT_MS, 500);
@@ -277,6 +301,77 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     const id = await this.command('Identify', (cid) => identifyCommand(cid), undefined, IDENTIFY_DATA_LENGTH);
     this.identify = parseIdentifyController(id.data);
     this.startKeepAlive();
+  }
+
+  /**
+   * In-band authentication right after the admin queue's Connect, before any other command (the kernel host's
+   * order, drivers/nvme/host/fabrics.c nvmf_connect_admin_queue): when the Connect completion's AUTHREQ asks for it.
+   * A configured controller secret requires the controller to ask (it must prove itself). Throws
+   * AuthenticationError; the caller closes the session.
+   */
+  private async authenticate(connectDw0: number): Promise<void> {
+    const o = this.opts;
+    const ctrl = `controller ${o.traddr}:${o.trsvcid} (${o.subsysnqn})`;
+    const req = connectAuthRequest(connectDw0);
+    if (req.ascr)
+      throw new AuthenticationError(
+        `${ctrl} requires authentication with a secure channel (ASCR), which this host does not support`,
+      );
+    if (!req.atr) {
+      if (o.dhchapCtrlSecret)
+        throw new AuthenticationError(
+          `${ctrl} did not ask for authentication, but dhchap-ctrl-secret requires it to prove its identity`,
+        );
+      return;
+    }
+    if (!o.dhchapSecret)
+      throw new AuthenticationError(
+        `${ctrl} requires authentication (DH-HMAC-CHAP), but no dhchap-secret is configured for it`,
+      );
+    let hostKey: DhchapKey | undefined;
+    let ctrlKey: DhchapKey | undefined;
+    try {
+      hostKey = this.secret('dhchap-secret', o.dhchapSecret);
+      ctrlKey = o.dhchapCtrlSecret ? this.secret('dhchap-ctrl-secret', o.dhchapCtrlSecret) : undefined;
+      const host = new AuthHost({
+        hostNqn: o.hostNqn,
+        subsysNqn: o.subsysnqn,
+        hostKey,
+        ctrlKey,
+        random: randomBytes,
+        seqnums: o.dhchapSeqnums,
+      });
+      await authenticateHost(host, {
+        send: async (m) => {
+          await this.command('AUTH_Send', (cid) => authSendCommand(cid, m.length), m);
+        },
+        receive: async () => {
+          const r = await this.command(
+            'AUTH_Receive',
+            (cid) => authReceiveCommand(cid, AUTH_RECEIVE_LENGTH),
+            undefined,
+            AUTH_RECEIVE_LENGTH,
+          );
+          return r.data.subarray(0, r.received);
+        },
+      });
+    } catch (e) {
+      if (e instanceof AuthenticationError) throw e;
+      throw new AuthenticationError(`authentication with ${ctrl} failed: ${(e as Error).message}`, {
+        cause: e,
+      });
+    } finally {
+      wipe(hostKey?.key, ctrlKey?.key);
+    }
+  }
+
+  /** Parses a secret; the error names the option, never the secret. */
+  private secret(option: string, text: string): DhchapKey {
+    try {
+      return parseDhchapSecret(text);
+    } catch (e) {
+      throw new Error(`${option}: ${(e as Error).message}`);
+    }
   }
 
   private async waitCsts(done: (csts: number) => boolean, timeoutMs: number, what: string): Promise<void> {
