@@ -13,6 +13,10 @@
  * - Linking or unlinking a subsystem (or changing referrals) makes the target send a Discovery Log
  *   Change AEN to the discovery controllers connected to that port.
  * - File namespaces live in the guest's tmpfs, which has no O_DIRECT: they need buffered_io=1.
+ * - In-band authentication (DH-HMAC-CHAP) is per allowed host: hosts/<hostnqn>/dhchap_key (and
+ *   dhchap_ctrl_key, dhchap_hash, dhchap_dhgroup). The lab's rebuilt nvmet has these attributes; Debian's
+ *   own does not (see lab/README.md). A subsystem with allow_any_host=1 never authenticates, nor does the
+ *   discovery subsystem. A key cannot be cleared once written (6.1): remove the host and create it again.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,7 +42,8 @@ export type AddressFamily = 'ipv4' | 'ipv6';
 export interface PortSpec {
   /**
    * Transport, default tcp. rdma needs an RDMA device (soft-RoCE: host.ts setupSoftRoce) owning traddr. loop needs
-   * nvme-loop, which Debian's kernel does not build (CONFIG_NVME_TARGET_LOOP is not set): not usable in this lab.
+   * nvme-loop, which Debian's kernel does not build (CONFIG_NVME_TARGET_LOOP is not set); the lab builds it
+   * (lab/setup.sh rebuilds drivers/nvme with it).
    */
   trtype?: 'tcp' | 'rdma' | 'loop';
   /** Target address, default 127.0.0.1. Any 127.0.0.0/8 address works on the guest's lo. */
@@ -71,12 +76,40 @@ export interface NamespaceSpec {
   uuid?: string;
 }
 
+/** The DH-HMAC-CHAP hash functions of nvmet's dhchap_hash. */
+export type DhchapHash = 'hmac(sha256)' | 'hmac(sha384)' | 'hmac(sha512)';
+/** The DH groups of nvmet's dhchap_dhgroup ('null': no Diffie-Hellman exchange). */
+export type DhchapDhGroup = 'null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | 'ffdhe6144' | 'ffdhe8192';
+
+/**
+ * In-band authentication (DH-HMAC-CHAP) of one host NQN, as nvmet's hosts/<hostnqn>/dhchap_* attributes.
+ * Applies on the subsystems that allow the host by name (allow_any_host=0), not on the discovery subsystem.
+ */
+export interface HostAuth {
+  /**
+   * The host's secret, 'DHHC-1:<hmac>:<base64>:' (e.g. from `nvme gen-dhchap-key`): the target then requires
+   * the host to authenticate with it (connect option dhchap_secret).
+   */
+  key: string;
+  /**
+   * The controller's secret, for bidirectional authentication: the target answers the host's challenge with it,
+   * when the host asks (connect option dhchap_ctrl_secret). Without it the host cannot authenticate the target.
+   */
+  ctrlKey?: string;
+  /** The hash the target selects; the kernel's default is hmac(sha256). */
+  hash?: DhchapHash;
+  /** The DH group the target selects; the kernel's default is null. */
+  dhgroup?: DhchapDhGroup;
+}
+
 export interface SubsystemSpec {
   nqn: string;
   /** Default true when allowedHosts is empty, false otherwise. */
   allowAnyHost?: boolean;
   /** Host NQNs allowed to connect (creates hosts/<nqn> and links it). */
   allowedHosts?: string[];
+  /** DH-HMAC-CHAP settings by host NQN, for hosts of allowedHosts ({@link Nvmet.setHostAuth}). */
+  hostAuth?: Record<string, HostAuth>;
   /** Serial number (at most 20 characters); default LAB followed by digits. */
   serial?: string;
   /** Model number; default 'stas-lab'. */
@@ -195,7 +228,7 @@ export class Nvmet {
     write(`${dir}/attr_allow_any_host`, (spec.allowAnyHost ?? allowedHosts.length === 0) ? 1 : 0);
     write(`${dir}/attr_serial`, serial);
     write(`${dir}/attr_model`, model);
-    for (const host of allowedHosts) this.allowHost(spec.nqn, host);
+    for (const host of allowedHosts) this.allowHost(spec.nqn, host, spec.hostAuth?.[host]);
 
     const namespaces: NamespaceInfo[] = [];
     const specs = spec.namespaces ?? [{}];
@@ -206,11 +239,51 @@ export class Nvmet {
     return { nqn: spec.nqn, serial, model, namespaces };
   }
 
-  /** Creates hosts/<hostnqn> (if needed) and allows it on the subsystem. */
-  allowHost(subnqn: string, hostnqn: string): void {
+  /** Creates hosts/<hostnqn> (if needed), sets its authentication (if given) and allows it on the subsystem. */
+  allowHost(subnqn: string, hostnqn: string, auth?: HostAuth): void {
     const host = `${NVMET_ROOT}/hosts/${hostnqn}`;
     if (!fs.existsSync(host)) fs.mkdirSync(host);
+    if (auth) this.setHostAuth(hostnqn, auth);
     fs.symlinkSync(host, `${this.subsystemDir(subnqn)}/allowed_hosts/${hostnqn}`);
+  }
+
+  /**
+   * Sets a host's DH-HMAC-CHAP attributes (creates hosts/<hostnqn> if needed). It takes effect at the host's
+   * next connect (or re-authentication). Attributes left out keep their value: 6.1 cannot clear a key once set
+   * (remove the host from every subsystem, then the hosts/ entry, to start over). The kernel refuses (EINVAL)
+   * a malformed key, an unknown hash and a DH group it has no algorithm for.
+   */
+  setHostAuth(hostnqn: string, auth: HostAuth): void {
+    const host = `${NVMET_ROOT}/hosts/${hostnqn}`;
+    if (!fs.existsSync(host)) fs.mkdirSync(host);
+    if (!fs.existsSync(`${host}/dhchap_key`))
+      throw new Error('nvmet has no in-band authentication (CONFIG_NVME_TARGET_AUTH); see lab/README.md');
+    if (auth.hash !== undefined) write(`${host}/dhchap_hash`, auth.hash);
+    if (auth.dhgroup !== undefined) write(`${host}/dhchap_dhgroup`, auth.dhgroup);
+    write(`${host}/dhchap_key`, auth.key);
+    if (auth.ctrlKey !== undefined) write(`${host}/dhchap_ctrl_key`, auth.ctrlKey);
+  }
+
+  /** A host's DH-HMAC-CHAP attributes as nvmet reports them (undefined: no such host, or no key set). */
+  hostAuth(hostnqn: string): (HostAuth & { hash: DhchapHash; dhgroup: DhchapDhGroup }) | undefined {
+    const host = `${NVMET_ROOT}/hosts/${hostnqn}`;
+    const read = (attr: string) => {
+      try {
+        return fs.readFileSync(`${host}/${attr}`, 'utf8').trim();
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+        throw e;
+      }
+    };
+    const key = read('dhchap_key');
+    if (!key) return undefined;
+    const ctrlKey = read('dhchap_ctrl_key');
+    return {
+      key,
+      hash: read('dhchap_hash') as DhchapHash,
+      dhgroup: read('dhchap_dhgroup') as DhchapDhGroup,
+      ...(ctrlKey ? { ctrlKey } : {}),
+    };
   }
 
   /** Removes a host from the subsystem's allowed hosts. */
