@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { type DcDeps, DiscoveryControllerRunner } from '../../src/daemons/stafd/discovery-controller.js';
@@ -117,4 +118,44 @@ test('registers with a CDC (DIM) and deregisters on stop; a DDC is asked for PLE
   assert.equal(pages.length, 2);
   assert.equal(ddc.r.dctype, 'ddc');
   assert.equal(ddc.t.dimRecords.length, 0);
+});
+
+test('DH-HMAC-CHAP: the host key serves DCs without their own secret; a challenge replayed after a reconnect is refused', {
+  timeout: 60_000,
+}, async () => {
+  const hostKey = formatDhchapSecret(
+    Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 7 + 1) & 0xff)),
+    1,
+  );
+  const t = new DiscoveryTarget({ entries: [ioEntry(1)], dhchap: { hostKey, misbehave: 'replay-seqnum' } });
+  await t.start();
+  targets.push(t);
+  const tid = Tid.from(
+    { transport: 'tcp', traddr: '127.0.0.1', trsvcid: String(t.port), subsysnqn: WELL_KNOWN_DISC_NQN },
+    { defaultHostNqn: identity.hostNqn },
+  );
+  const r = new DiscoveryControllerRunner(tid, 'configured', undefined, {
+    ...deps,
+    identity: { ...identity, hostKey },
+  });
+  runners.push(r);
+  logs.length = 0;
+  r.start();
+  await once(r, 'logPages');
+  assert.equal(t.dhchapAuthenticated, 1, 'authenticated with the host key');
+  // The DC drops the connection; on the reconnect it sends the same challenge sequence number again.
+  const port = t.port;
+  await t.stop();
+  const back = new DiscoveryTarget({
+    port,
+    entries: [ioEntry(1)],
+    dhchap: { hostKey, misbehave: 'replay-seqnum' },
+  });
+  await back.start();
+  targets.push(back);
+  while (!(r.lastError ?? '').includes('replayed')) await once(r, 'state');
+  assert.equal(back.dhchapAuthenticated, 0);
+  assert.match(r.lastError!, /authentication/i);
+  assert.ok(!logs.some((l) => l.includes(hostKey.slice(10, 30))), 'the secret is never logged');
+  await r.stop();
 });

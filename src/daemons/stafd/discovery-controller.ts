@@ -16,6 +16,7 @@ import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
+import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
 import { AdrFam, type DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
 import { DiscoveryLogChangingError } from '../../core/nvme/discovery-log-read.js';
@@ -132,6 +133,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   /** A log read succeeded since this runner started (the first one is always announced). */
   private announced = false;
   private lastRefused = '';
+  /** DH-HMAC-CHAP sequence numbers this DC used (a replayed challenge is refused across reconnects). */
+  private readonly seqnums = new SeqnumHistory();
 
   constructor(
     readonly tid: Tid,
@@ -203,8 +206,10 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
         ownedDevice: this.ownedDevice,
         ctrlLossTmo: o?.ctrlLossTmo ?? this.deps.kernel?.ctrlLossTmo,
         reconnectDelay: o?.reconnectDelay ?? this.deps.kernel?.reconnectDelay,
-        dhchapSecret: this.entry?.dhchapSecret,
+        // The controller= line's secret, else the host's (sys.conf key), as stacd does for I/O controllers.
+        dhchapSecret: this.entry?.dhchapSecret ?? this.deps.identity.hostKey,
         dhchapCtrlSecret: this.entry?.dhchapCtrlSecret,
+        dhchapSeqnums: this.seqnums,
         traddr: this.tid.traddr,
         trsvcid: this.tid.trsvcid,
         hostTraddr: this.tid.hostTraddr || undefined,
