@@ -260,7 +260,9 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     session.on('aen', (ev) => {
       this.emit('aen');
       if (!isDiscoveryLogChange(ev)) return;
-      this.say('debug', 'Received AEN: discovery log page changed');
+      // Said when it brings a read; notices coalesced into a read already due are not worth a line each.
+      const coalesced = this.reading || this.readTimer !== undefined;
+      this.say(coalesced ? 'debug' : 'info', 'Received AEN: discovery log page changed');
       this.requestRead(session);
     });
     session.on('reconnected', () => {
