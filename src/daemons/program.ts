@@ -2,10 +2,11 @@
  * What stafd and stacd share as programs: the command line (-h, -v, -f, -s, --tron, --idl, --sys-conf,
  * --metrics), the root check, the first configuration load with its diagnostics, the host identity, the signal
  * loop (SIGHUP reloads and keeps the last good configuration when the file has errors; SIGTERM/SIGINT stop), and
- * the opt-in metrics endpoint.
+ * the opt-in metrics endpoint. Signals reach the program through src/daemons/signals.ts, whose listeners are in
+ * place from the entry point's first line.
  */
 import { writeFileSync } from 'node:fs';
-import { loadConfigFileSync } from '../adapters/config-file.js';
+import { loadConfigFile, loadConfigFileSync } from '../adapters/config-file.js';
 import { loadHostIdentity } from '../adapters/host-identity.js';
 import { type MetricsServer, startMetricsServer } from '../adapters/metrics-server.js';
 import { parseStrict, UsageError } from '../cli/argv.js';
@@ -14,6 +15,7 @@ import type { HostIdentity } from '../core/host-identity.js';
 import { describeListen, type MetricsListen, parseMetricsListen } from '../core/metrics.js';
 import { VERSION } from '../version.js';
 import { createLogger, type Logger } from './logger.js';
+import { daemonSignals, type SignalRouter } from './signals.js';
 
 export interface DaemonSpec<C extends { tron: boolean }> {
   prog: 'stafd' | 'stacd';
@@ -86,8 +88,14 @@ export function startDaemon<C extends { tron: boolean }>(
     process.stderr.write(`Permission denied. You need root privileges to run ${spec.prog}.\n`);
     return 1;
   }
-  catchEarlySignals();
+  // A stop asked for while the program's modules loaded: nothing has started yet, so nothing needs stopping.
+  const early = daemonSignals().stopRequested;
+  if (early) {
+    process.stderr.write(`${early} received before start-up: exiting\n`);
+    return 0;
+  }
   const confFile = (values['conf-file'] as string | undefined) ?? `/etc/stas/${spec.prog}.conf`;
+  // Synchronous, but never blocked by a FIFO (only regular files are read; see readRegularFileSync).
   const first = loadConfigFileSync(confFile, spec.parse);
   const tronFlag = !!values['tron'];
   const log = createLogger({ syslog: !!values['syslog'], tron: tronFlag || first.config.tron });
@@ -132,19 +140,27 @@ export async function serveMetrics(
 }
 
 /**
- * Runs until SIGTERM/SIGINT: SIGHUP re-reads the file and calls `reload` with a configuration free of errors
- * (otherwise the last good one stays); `stop` runs once. Resolves with the exit status.
+ * Runs until SIGTERM/SIGINT: SIGHUP re-reads the file (asynchronously: a FIFO or a slow file system holds up
+ * nothing) and calls `reload` with a configuration free of errors (otherwise the last good one stays); reloads
+ * run one at a time, and SIGHUPs that arrive during one are served by one more. `stop` runs once, at once (a
+ * reload in progress is dropped). A stop or reload asked for during start-up is acted on now. Resolves with the
+ * exit status. `signals`: the process' router (another one in tests).
  */
 export function runUntilStopped<C extends { tron: boolean }>(
   spec: DaemonSpec<C>,
   start: DaemonStart<C>,
   reload: (config: C) => void,
   stop: () => Promise<void>,
+  signals: SignalRouter = daemonSignals(),
 ): Promise<number> {
   const { log, confFile } = start;
   return new Promise<number>((resolve) => {
-    const onHup = () => {
-      const next = loadConfigFileSync(confFile, spec.parse);
+    let stopping = false;
+    let reloading = false;
+    let again = false;
+    const reloadOnce = async () => {
+      const next = await loadConfigFile(confFile, spec.parse);
+      if (stopping) return;
       report(log, next.diagnostics);
       if (next.hasErrors) {
         log('error', `${confFile} has errors: keeping the last good configuration`);
@@ -154,57 +170,32 @@ export function runUntilStopped<C extends { tron: boolean }>(
       reload(next.config);
       log('info', 'Configuration reloaded');
     };
-    let stopping = false;
-    const onSignal = (sig: string) => {
+    const onHup = async () => {
+      if (stopping) return;
+      if (reloading) {
+        again = true;
+        return;
+      }
+      reloading = true;
+      try {
+        do {
+          again = false;
+          try {
+            await reloadOnce();
+          } catch (e) {
+            log('error', `Reload failed: ${(e as Error).message}`);
+          }
+        } while (again && !stopping);
+      } finally {
+        reloading = false;
+      }
+    };
+    const onStop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       log('info', `${sig} received: stopping`);
       void stop().then(() => resolve(0));
     };
-    const pending = releaseEarlySignals();
-    process.on('SIGHUP', onHup);
-    process.on('SIGTERM', () => onSignal('SIGTERM'));
-    process.on('SIGINT', () => onSignal('SIGINT'));
-    // What arrived during start-up is acted on now.
-    if (pending.stop) onSignal(pending.stop);
-    else if (pending.reload) onHup();
+    signals.register({ stop: onStop, reload: () => void onHup() });
   });
-}
-
-/**
- * Signals that arrive while a daemon starts (systemd may stop or reload it at any moment; start-up waits on D-Bus)
- * must neither kill it by their default action nor be lost: they are noted, and acted on once it runs. A stop
- * asked for during a start-up that does not finish within {@link EARLY_STOP_GRACE_MS} ends the process (status
- * 0: nothing was started that needs an orderly stop).
- */
-const EARLY_STOP_GRACE_MS = 5000;
-const early: { stop?: string; reload?: boolean; timer?: NodeJS.Timeout } = {};
-const earlyHandlers: Record<'SIGTERM' | 'SIGINT' | 'SIGHUP', () => void> = {
-  SIGTERM: () => earlyStop('SIGTERM'),
-  SIGINT: () => earlyStop('SIGINT'),
-  SIGHUP: () => {
-    early.reload = true;
-  },
-};
-
-function earlyStop(sig: string): void {
-  if (early.stop) return;
-  early.stop = sig;
-  process.stderr.write(`${sig} received while starting: stopping once started\n`);
-  early.timer = setTimeout(() => {
-    process.stderr.write(
-      `${sig}: start-up did not complete within ${EARLY_STOP_GRACE_MS / 1000} s; exiting\n`,
-    );
-    process.exit(0);
-  }, EARLY_STOP_GRACE_MS);
-}
-
-function catchEarlySignals(): void {
-  for (const [sig, h] of Object.entries(earlyHandlers)) process.on(sig, h);
-}
-
-function releaseEarlySignals(): { stop?: string; reload?: boolean } {
-  for (const [sig, h] of Object.entries(earlyHandlers)) process.off(sig, h);
-  if (early.timer) clearTimeout(early.timer);
-  return { ...(early.stop ? { stop: early.stop } : {}), ...(early.reload ? { reload: true } : {}) };
 }

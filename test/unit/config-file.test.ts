@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -52,19 +52,34 @@ test('a missing file gives the defaults and only an info note', async () => {
   assert.equal(s.hasErrors, false);
 });
 
-test('an unreadable path (a directory) is an error, with the defaults', async () => {
+test('a path that is not a regular file (a directory) is an error, with the defaults', async () => {
   const r = await loadStafdConfig(dir);
   assert.deepEqual(r.config, defaultStafdConfig());
   assert.equal(r.hasErrors, true);
-  assert.equal(r.diagnostics.length, 1);
-  assert.equal(r.diagnostics[0]!.level, 'error');
-  assert.match(
-    r.diagnostics[0]!.message,
-    new RegExp(`^File:${dir} cannot be read \\(.*EISDIR.*\\)\\. Defaults will be used$`),
-  );
+  assert.deepEqual(r.diagnostics, [
+    {
+      level: 'error',
+      file: dir,
+      message: `File:${dir} is not a regular file (directory). Defaults will be used`,
+    },
+  ]);
   const s = loadConfigFileSync(dir, parseStafdConfig);
   assert.equal(s.hasErrors, true);
   assert.deepEqual(s.config, defaultStafdConfig());
+  assert.deepEqual(s.diagnostics, r.diagnostics);
+});
+
+test('an unreadable path (a symbolic link loop) is an error naming the OS error, with the defaults', async () => {
+  const loop = join(dir, 'loop.conf');
+  symlinkSync(loop, loop);
+  const r = await loadStafdConfig(loop);
+  assert.deepEqual(r.config, defaultStafdConfig());
+  assert.equal(r.hasErrors, true);
+  assert.match(
+    r.diagnostics[0]!.message,
+    new RegExp(`^File:${loop} cannot be read \\(.*ELOOP.*\\)\\. Defaults will be used$`),
+  );
+  assert.deepEqual(loadConfigFileSync(loop, parseStafdConfig).diagnostics, r.diagnostics);
 });
 
 test('sys.conf through the adapter', async () => {

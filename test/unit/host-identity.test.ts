@@ -50,7 +50,8 @@ test('UUID helpers', () => {
 function fakeFs(files: Record<string, string>): TextReader {
   return (p) => {
     const v = files[p];
-    if (v === undefined) throw new Error(`ENOENT: no such file or directory, open '${p}'`);
+    if (v === undefined)
+      throw Object.assign(new Error(`ENOENT: no such file or directory, open '${p}'`), { code: 'ENOENT' });
     return v;
   };
 }
@@ -121,6 +122,85 @@ test('optional values: missing key is silent, unreadable symname warns', () => {
   assert.deepEqual(id, { hostNqn: NQN, hostId: ID });
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^Error reading host symbolic name \(will remain undefined\): ENOENT/);
+});
+
+test('an unreadable host key file other than a missing one warns (never with the key)', () => {
+  const warnings: string[] = [];
+  const read: TextReader = (p) => {
+    throw Object.assign(new Error(`EACCES: permission denied, open '${p}'`), { code: 'EACCES' });
+  };
+  const id = resolveHostIdentity({ nqn: NQN, id: ID, key: 'file:///k' }, read, (m) => warnings.push(m));
+  assert.deepEqual(id, { hostNqn: NQN, hostId: ID });
+  assert.deepEqual(warnings, [
+    "Error reading host key (will remain undefined): EACCES: permission denied, open '/k'",
+  ]);
+});
+
+test('values with NUL or control characters are refused, naming the field and the file', () => {
+  const SYS = '/tmp/test/sys.conf';
+  const refused = (values: Parameters<typeof resolveHostIdentity>[0], files: Record<string, string>) => {
+    try {
+      resolveHostIdentity(values, fakeFs(files), () => {}, SYS);
+    } catch (e) {
+      assert.ok(e instanceof HostIdentityError, String(e));
+      return e.message;
+    }
+    return assert.fail('accepted');
+  };
+  // Host NQN: from sys.conf, from a file (NUL, other C0, DEL, C1), and non-ASCII.
+  assert.equal(
+    refused({ nqn: `${NQN}\0x`, id: ID }, {}),
+    `Error Host NQN (${SYS} [Host] nqn) contains a control character (U+0000) at offset ${NQN.length}`,
+  );
+  assert.equal(
+    refused({ nqn: 'file:///etc/nvme/hostnqn', id: ID }, { '/etc/nvme/hostnqn': `nqn.\0${NQN}\n` }),
+    'Error Host NQN (/etc/nvme/hostnqn) contains a control character (U+0000) at offset 4',
+  );
+  assert.match(refused({ nqn: `${NQN}\x1b[2J`, id: ID }, {}), /Host NQN .* \(U\+001B\)/);
+  assert.match(refused({ nqn: `${NQN}\x7f`, id: ID }, {}), /Host NQN .*control character \(U\+007F\)/);
+  assert.match(refused({ nqn: `${NQN}\u0085`, id: ID }, {}), /Host NQN .*control character \(U\+0085\)/);
+  assert.equal(
+    refused({ nqn: `${NQN}é`, id: ID }, {}),
+    `Error Host NQN (${SYS} [Host] nqn) contains a non-ASCII character (U+00E9) at offset ${NQN.length}`,
+  );
+  // A control character is reported before the prefix check (whose message quotes the value).
+  assert.match(refused({ nqn: 'iqn\0', id: ID }, {}), /control character \(U\+0000\)/);
+  // Host ID.
+  assert.equal(
+    refused({ nqn: NQN, id: 'file:///etc/nvme/hostid' }, { '/etc/nvme/hostid': `${ID}\u0001\n` }),
+    `Error Host ID (/etc/nvme/hostid) contains a control character (U+0001) at offset ${ID.length}`,
+  );
+  assert.equal(
+    refused({ nqn: NQN, id: `${ID}ü` }, {}),
+    `Error Host ID (${SYS} [Host] id) contains a non-ASCII character (U+00FC) at offset ${ID.length}`,
+  );
+  // Host key: the message never holds the secret.
+  const secret = 'DHHC-1:00:c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0:';
+  const keyMessage = refused({ nqn: NQN, id: ID, key: 'file:///k' }, { '/k': `${secret}\0\n` });
+  assert.equal(
+    keyMessage,
+    `Error host key (/k) contains a control character (U+0000) at offset ${secret.length}`,
+  );
+  assert.ok(!keyMessage.includes('c2Vj'));
+  assert.ok(!refused({ nqn: NQN, id: ID, key: `${secret}\x02` }, {}).includes('c2Vj'));
+  assert.match(refused({ nqn: NQN, id: ID, key: `${secret}\x02` }, {}), /host key \(.* \[Host\] key\)/);
+  // Symbolic name: control characters refused (a tab inside the name too), other Unicode accepted.
+  assert.equal(
+    refused({ nqn: NQN, id: ID, symname: 'file:///s' }, { '/s': 'my\0host\n' }),
+    'Error host symbolic name (/s) contains a control character (U+0000) at offset 2',
+  );
+  assert.match(
+    refused({ nqn: NQN, id: ID, symname: 'a\tb' }, {}),
+    /symbolic name .*\[Host\] symname.*U\+0009/,
+  );
+  assert.equal(
+    resolveHostIdentity({ nqn: NQN, id: ID, symname: 'Bücher Host 1' }, fakeFs({})).symname,
+    'Bücher Host 1',
+  );
+  // The default names /etc/stas/sys.conf.
+  assert.throws(() => resolveHostIdentity({ nqn: `${NQN}\0`, id: ID }, fakeFs({})), {
+    message: `Error Host NQN (/etc/stas/sys.conf [Host] nqn) contains a control character (U+0000) at offset ${NQN.length}`,
+  });
 });
 
 test('adapter: sys.conf on disk with file:// indirection', async () => {
