@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // stafctl: STorage Appliance Finder control tool — queries and controls stafd over D-Bus (nvme-stas compatible).
-import { readFileSync } from 'node:fs';
-import { loadConfigFileSync } from '../adapters/config-file.js';
+import { loadConfigFileSync, readRegularFileSync } from '../adapters/config-file.js';
 import { type StafClient, stafClient } from '../adapters/dbus/clients.js';
 import { parseSysConfig } from '../core/config/sys-config.js';
 import { resolveValue } from '../core/host-identity.js';
@@ -43,7 +42,7 @@ function systemHostNqn(sysConf: string): string {
   const { config } = loadConfigFileSync(sysConf, parseSysConfig);
   let nqn: string | undefined;
   try {
-    nqn = resolveValue(config.nqn, (p) => readFileSync(p, 'utf8'));
+    nqn = resolveValue(config.nqn, (p) => readRegularFileSync(p));
   } catch (e) {
     throw new CtlError(
       `cannot read the host NQN (${sysConf}: ${e instanceof Error ? e.message : String(e)}); give it with -q/--host-nqn`,

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import { randomUUID } from 'node:crypto';
 /** stasadm: STorage Appliance Services admin tool — writes the host identity (host NQN, host ID, symbolic name). */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../adapters/atomic-file.js';
+import { readRegularFileSync } from '../adapters/config-file.js';
 import { setIniOption } from '../core/config/ini-edit.js';
 import { hostNqnFromUuid, isUuid, uuidFromMachineId, uuidFromSmbiosProductUuid } from '../core/host-nqn.js';
 import { VERSION } from '../version.js';
@@ -42,7 +42,7 @@ const SUB_HELP: Record<string, string> = {
 
 function readOptional(path: string): string | null {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularFileSync(path);
   } catch {
     return null;
   }
