@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
 import type { ConnectRequest } from '../../src/core/connect-options.js';
+import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { EFlags } from '../../src/core/nvme/discovery-log.js';
 import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
@@ -184,4 +185,144 @@ test('EALREADY (the udev rule or an admin connected it between scan and write) i
   );
   await s.stop();
   await s2.stop();
+});
+
+test('a connect the kernel refuses while a secret is configured: one authentication error naming the controller, retried with backoff only', async () => {
+  const KEY = formatDhchapSecret(Buffer.alloc(32, 7), 1);
+  const AUTH = 'nqn.2024-01.io.stas-test:auth';
+  const PLAIN = 'nqn.2024-01.io.stas-test:plain';
+  const line = (nqn: string, extra = '') =>
+    `controller = transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn=${nqn}${extra}\n`;
+  const conf = `[Controllers]\n${line(AUTH, `;dhchap-secret=${KEY}`)}${line(PLAIN)}`;
+  let now = 0; // the injected monotonic clock: retries come due only when the test moves it
+  const k = fakeKernel();
+  let refusal: string | undefined = 'EIO';
+  const inner = k.port.connect;
+  k.port.connect = async (r: ConnectRequest) => {
+    if (refusal === undefined) return inner(r);
+    k.requests.push(r);
+    // What 6.1 does: DH-HMAC-CHAP failed (or the host is not allowed), the write fails with EIO.
+    throw new KernelConnectError(refusal, `${refusal}: refused`);
+  };
+  const logs: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'stacd-auth-'));
+  const s = new StacdService({
+    config: parseStacdConfig(conf).config,
+    identity,
+    stafd: async () => ({ answered: true, dcs: [] }),
+    kernel: k.port,
+    ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    registryDir: join(dir, 'registry'),
+    soakMs: 10,
+    // Real retry timers far beyond the test: every pass here is one the test starts.
+    retry: { fastMs: 600_000, slowMs: 3_600_000 },
+    monotonicMs: () => now,
+    onPass: () => done++,
+  });
+  let done = 0; // passes finished
+  const attempts = (nqn: string) => k.requests.filter((r) => r.nqn === nqn).length;
+  const errors = (nqn: string) => logs.filter((l) => l.startsWith('error:') && l.includes(nqn));
+
+  // A pass (a change started it): both fail once; the one with a secret says authentication and names itself.
+  await s.reconcile({ backoff: true });
+  assert.equal(attempts(AUTH), 1);
+  assert.equal(k.requests.find((r) => r.nqn === AUTH)!.dhchapSecret, KEY);
+  assert.deepEqual(errors(AUTH), [
+    `error: (tcp, 127.0.0.1, 4420, ${AUTH}) | Failed to connect to controller: DH-HMAC-CHAP authentication ` +
+      "failed (EIO): the kernel refused the connection made with the secrets configured for it (the controller= line's " +
+      "dhchap-secret). Either the target does not accept the host's secret, the controller could not prove its " +
+      'identity, or the subsystem does not allow this host; the kernel log says which ("qid 0: authentication ' +
+      'failed", "controller authentication failed"). Retried with backoff.',
+  ]);
+  assert.equal(errors(PLAIN).length, 1);
+  assert.doesNotMatch(errors(PLAIN)[0]!, /authentication failed \(/, 'no secret, no authentication claim');
+  assert.ok(!logs.some((l) => l.includes(KEY.slice(10, 30))), 'the secret is never logged');
+
+  // The uevents of the failed connect (and any other change) start passes: they leave it alone until due.
+  for (let i = 0; i < 5; i++) {
+    now += 100;
+    await s.reconcile({ backoff: true });
+  }
+  const passes = done;
+  s.soak(0); // the production wiring: a soaked pass honours the backoff too
+  while (done === passes) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(attempts(AUTH), 1, 'no retry before the fast retry is due');
+  assert.equal(s.connectFailures, 2);
+  // Fast retry due: one attempt, logged at debug only (same kind of failure); then the slow retry.
+  now += 600_000;
+  await s.reconcile({ backoff: true });
+  assert.equal(attempts(AUTH), 2);
+  now += 600_000;
+  await s.reconcile({ backoff: true });
+  assert.equal(attempts(AUTH), 2, 'the slow retry is not due yet');
+  now += 3_000_000;
+  await s.reconcile({ backoff: true });
+  assert.equal(attempts(AUTH), 3);
+  assert.equal(errors(AUTH).length, 1, 'one error for any number of retries');
+  assert.equal(logs.filter((l) => l.startsWith('debug:') && l.includes(AUTH)).length, 2);
+  assert.equal(
+    JSON.parse(s.controllerInfo('tcp', '127.0.0.1', '4420', AUTH, '', '', ''))['connect attempts'],
+    '3',
+  );
+  assert.equal(s.iocStates().failed, 2);
+
+  // Another kind of failure (the target went away) is an error again, and so is the authentication failure after it.
+  refusal = 'ECONNREFUSED';
+  now += 3_600_000;
+  await s.reconcile();
+  assert.equal(errors(AUTH).length, 2);
+  assert.match(errors(AUTH)[1]!, /Failed to connect to controller\. ECONNREFUSED/);
+  refusal = 'EIO';
+  now += 3_600_000;
+  await s.reconcile();
+  assert.equal(errors(AUTH).length, 3);
+  assert.match(errors(AUTH)[2]!, /DH-HMAC-CHAP authentication failed \(EIO\)/);
+  assert.deepEqual(
+    (JSON.parse(s.eventsJson()) as { kind: string; controller: string }[])
+      .filter((e) => e.controller.includes(AUTH))
+      .map((e) => e.kind),
+    ['connect-failed', 'connect-failed', 'connect-failed'],
+  );
+
+  // A reload (SIGHUP: the secret may have been fixed) retries at once; once accepted it is connected.
+  refusal = undefined;
+  const before = attempts(AUTH);
+  s.reload(parseStacdConfig(conf).config);
+  await s.reconcile({ backoff: true });
+  assert.equal(attempts(AUTH), before + 1);
+  assert.deepEqual(k.ctrls.map((c) => c.subsysnqn).sort(), [AUTH, PLAIN]);
+  await s.stop();
+});
+
+test('the host key of sys.conf is named when no controller= secret is configured', async () => {
+  const KEY = formatDhchapSecret(Buffer.alloc(48, 9), 2);
+  const k = fakeKernel();
+  k.port.connect = async (r: ConnectRequest) => {
+    k.requests.push(r);
+    throw new KernelConnectError('EIO', 'EIO: refused');
+  };
+  const logs: string[] = [];
+  const s = new StacdService({
+    config: parseStacdConfig(
+      '[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=4420;nqn=nqn.x\n',
+    ).config,
+    identity: { ...identity, hostKey: KEY },
+    stafd: async () => ({ answered: false }),
+    kernel: k.port,
+    ifaces: () => new Map(),
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    registryDir: join(mkdtempSync(join(tmpdir(), 'stacd-auth-')), 'registry'),
+    retry: { fastMs: 600_000, slowMs: 600_000 },
+  });
+  await s.reconcile();
+  assert.equal(k.requests[0]!.dhchapSecret, KEY);
+  const errors = logs.filter((l) => l.startsWith('error:'));
+  assert.equal(errors.length, 1);
+  assert.match(
+    errors[0]!,
+    /\(tcp, 127\.0\.0\.1, 4420, nqn\.x\) \| .*authentication failed \(EIO\).*\(the host key of sys\.conf\)/,
+  );
+  assert.ok(!errors[0]!.includes(KEY.slice(10, 30)));
+  await s.stop();
 });

@@ -48,12 +48,36 @@ export interface StacdServiceOptions {
   lkcPath?: string | undefined;
   soakMs?: number;
   retry?: { fastMs: number; slowMs: number };
-  /** Monotonic clock in ms for pass durations (default performance.now). */
+  /** Monotonic clock in ms for pass durations and retry times (default performance.now). */
   monotonicMs?: () => number;
   /** Called after every pass with its duration in seconds (the metrics histogram). */
   onPass?: (seconds: number) => void;
   /** The host-wide exclusion list, read for every pass (default: none). */
   hostExclusions?: () => Promise<ExcludeFields[]>;
+}
+
+/**
+ * The errnos with which a kernel refuses a connect whose DH-HMAC-CHAP authentication failed: 6.1 returns EIO (the
+ * NVMe status AUTH_REQUIRED, as for a host the subsystem does not allow); later kernels EKEYREJECTED or EACCES.
+ */
+const AUTH_FAILURE_CODES = new Set(['EIO', 'EKEYREJECTED', 'EACCES', 'EPERM']);
+
+/**
+ * Why a connect with DH-HMAC-CHAP secrets failed, for the log: names where the secrets come from, never shows them.
+ * `fromLine`: the host secret is the controller= line's dhchap-secret (else the sys.conf host key).
+ */
+function authFailureText(code: string, fromLine: boolean, ctrlSecret: boolean): string {
+  const secrets = [
+    fromLine ? "the controller= line's dhchap-secret" : 'the host key of sys.conf',
+    ...(ctrlSecret ? ['dhchap-ctrl-secret'] : []),
+  ].join(', and ');
+  // Each secret's name is followed by punctuation: the log redacts the word after a secret's name.
+  return (
+    `DH-HMAC-CHAP authentication failed (${code}): the kernel refused the connection made with the secrets ` +
+    `configured for it (${secrets}). Either the target does not accept the host's secret, the controller could ` +
+    'not prove its identity, or the subsystem does not allow this host; the kernel log says which ("qid 0: ' +
+    'authentication failed", "controller authentication failed"). Retried with backoff.'
+  );
 }
 
 export const IOC_STATES = ['connected', 'connecting', 'failed', 'skipped', 'excluded'] as const;
@@ -83,10 +107,17 @@ export class StacdService {
   private owned = new Map<string, string>();
   private currentPass: Promise<unknown> | undefined;
   private readonly attempts = new Map<string, number>();
+  /**
+   * Failed connects: when the next attempt is due (monotonic ms) and the kind of failure last logged as an error
+   * (one error per kind, not per retry). A pass started by a change (soak: uevents, stafd's signals) leaves a
+   * controller alone until its retry is due: every failed connect brings an add and a remove uevent of its own,
+   * which would otherwise start the next attempt at once.
+   */
+  private readonly failed = new Map<string, { retryAt: number; kind: string }>();
   /** Connects refused with EALREADY since the last pass that kept the controller (a race, not a failure). */
   private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
-  private readonly soakTimer = new SoakTimer(() => void this.reconcile());
+  private readonly soakTimer = new SoakTimer(() => void this.reconcile({ backoff: true }));
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
@@ -116,6 +147,10 @@ export class StacdService {
     if (opts.lkcPath) this.owned = loadOwned(opts.lkcPath);
   }
 
+  private now(): number {
+    return (this.opts.monotonicMs ?? performance.now.bind(performance))();
+  }
+
   private get tidOpts(): TidOptions {
     return { defaultHostNqn: this.opts.identity.hostNqn, ignoreIface: this.config.ignoreIface };
   }
@@ -127,6 +162,8 @@ export class StacdService {
   reload(config: StacdConfig): void {
     this.config = config;
     this.tron = config.tron;
+    // The new configuration may have fixed what failed (a secret): retry at the next pass.
+    for (const f of this.failed.values()) f.retryAt = 0;
     this.soak();
   }
 
@@ -172,8 +209,11 @@ export class StacdService {
     });
   }
 
-  /** One pass: scan, plan, execute. Coalesced: a pass requested during one runs once afterwards. */
-  async reconcile(): Promise<Plan | undefined> {
+  /**
+   * One pass: scan, plan, execute. Coalesced: a pass requested during one runs once afterwards. With `backoff`
+   * (the passes a change starts), a connect that failed is not tried again before its retry is due.
+   */
+  async reconcile(opts: { backoff?: boolean } = {}): Promise<Plan | undefined> {
     if (this.stopped) return undefined;
     if (this.running) {
       this.again = true;
@@ -184,7 +224,7 @@ export class StacdService {
     this.currentPass = new Promise<void>((r) => {
       finish = r;
     });
-    const clock = this.opts.monotonicMs ?? (() => performance.now());
+    const clock = () => this.now();
     const started = clock();
     try {
       this.passes++;
@@ -198,7 +238,7 @@ export class StacdService {
       this.lastPlan = plan;
       this.lastPlanAt = new Date();
       const planned = clock();
-      await this.execute(plan, owners, kernel);
+      await this.execute(plan, owners, kernel, opts.backoff === true ? clock() : undefined);
       // Stale registry entries go after the connects: nothing in the plan depends on the files.
       await Promise.all(stale.map((dev) => release(dev, this.opts.registryDir).catch(() => {})));
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
@@ -276,7 +316,13 @@ export class StacdService {
     };
   }
 
-  private async execute(plan: Plan, owners: Map<string, string>, kernel: KernelController[]): Promise<void> {
+  /** `backoffNow`: the time of a pass that must leave failed connects alone until their retry is due. */
+  private async execute(
+    plan: Plan,
+    owners: Map<string, string>,
+    kernel: KernelController[],
+    backoffNow?: number,
+  ): Promise<void> {
     const kernelById = new Map(kernel.map((k) => [k.device, k]));
     let failures = 0;
     await Promise.all(
@@ -289,11 +335,15 @@ export class StacdService {
           if (!owners.has(item.device))
             await claim(item.device, 'stas', this.opts.registryDir).catch(() => {});
           this.attempts.delete(key);
+          this.failed.delete(key);
           this.raced.delete(key);
         } else if (item.action === 'connect') {
+          const retryAt = this.failed.get(key)?.retryAt ?? 0;
+          if (backoffNow !== undefined && retryAt > backoffNow) return; // the retry timer's pass tries it
           this.connecting.add(key);
+          const req = this.connectRequest(item, item.desired);
           try {
-            const c = await this.opts.kernel.connect(this.connectRequest(item, item.desired));
+            const c = await this.opts.kernel.connect(req);
             this.connects++;
             this.owned.set(c.device, requestIdentity(item));
             this.raced.delete(key);
@@ -301,6 +351,7 @@ export class StacdService {
               this.opts.log('warning', `registry: ${e.message}`),
             );
             this.attempts.delete(key);
+            this.failed.delete(key);
             this.opts.log('info', `${item.tid.toString()} | ${c.device} - Connection established!`);
             this.events.add(new Date(), {
               kind: 'connected',
@@ -327,15 +378,25 @@ export class StacdService {
             this.connectFailures++;
             const n = (this.attempts.get(key) ?? 0) + 1;
             this.attempts.set(key, n);
+            const auth = req.dhchapSecret !== undefined && AUTH_FAILURE_CODES.has(code);
+            const detail = auth
+              ? authFailureText(code, item.desired?.entry?.dhchapSecret !== undefined, !!req.dhchapCtrlSecret)
+              : (e as Error).message;
+            // One error per kind of failure, not per retry: a new kind (the target is back, but refuses the
+            // secret) is shown again.
+            const kind = auth ? `authentication ${code}` : code || (e as Error).name;
+            const first = this.failed.get(key)?.kind !== kind;
+            const retry = n === 1 ? (this.opts.retry?.fastMs ?? 3000) : (this.opts.retry?.slowMs ?? 60_000);
+            this.failed.set(key, { retryAt: this.now() + retry, kind });
             this.opts.log(
-              n === 1 ? 'error' : 'debug',
-              `${item.tid.toString()} | Failed to connect to controller. ${(e as Error).message}`,
+              first ? 'error' : 'debug',
+              `${item.tid.toString()} | Failed to connect to controller${auth ? ': ' : '. '}${detail}`,
             );
-            if (n === 1)
+            if (first)
               this.events.add(new Date(), {
                 kind: 'connect-failed',
                 controller: item.tid.toString(),
-                detail: (e as Error).message,
+                detail,
               });
           } finally {
             this.connecting.delete(key);
