@@ -14,10 +14,12 @@ import {
   KernelDcHost,
   type KernelDcPorts,
 } from '../../src/adapters/kernel/discovery-session.js';
+import type { ControllerEntry } from '../../src/core/config/controller-line.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
-import type { ConnectRequest } from '../../src/core/connect-options.js';
+import { buildConnectOptions, type ConnectRequest } from '../../src/core/connect-options.js';
 import type { KernelController } from '../../src/core/kernel-controller.js';
 import type { InterfaceMap } from '../../src/core/match.js';
+import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { LogPage } from '../../src/core/nvme/commands.js';
 import { encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';
 import type { LogPageRead } from '../../src/core/nvme/discovery-log-read.js';
@@ -455,4 +457,53 @@ test('last-known config keeps the kernel device stafd owns (and drops a malforme
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("kernel DC connect: the option string carries the controller= line's dhchap_secret and dhchap_ctrl_secret, else the host key", async (t) => {
+  const alive = setInterval(() => {}, 1000);
+  t.after(() => clearInterval(alive));
+  const KEY = formatDhchapSecret(Buffer.alloc(32, 1), 1);
+  const CTRL_KEY = formatDhchapSecret(Buffer.alloc(48, 2), 2);
+  const HOST_KEY = formatDhchapSecret(Buffer.alloc(64, 3), 3);
+  const entry = (secrets: Partial<ControllerEntry>): ControllerEntry => ({
+    line: 1,
+    transport: 'rdma',
+    traddr: '10.0.0.1',
+    trsvcid: '4420',
+    overrides: {},
+    ...secrets,
+  });
+  /** The options stafd writes to /dev/nvme-fabrics for this DC (through the kernel DC host, as in stafd). */
+  async function written(e: ControllerEntry | undefined, hostKey?: string): Promise<string> {
+    const k = new FakeKernel();
+    const host = new KernelDcHost(k);
+    const r = new DiscoveryControllerRunner(rdmaTid, 'configured', e, {
+      connect: (o) => host.connect(o),
+      identity: { hostNqn: HOST, hostId: HOSTID, symname: '', ...(hostKey ? { hostKey } : {}) },
+      kato: 30,
+      hdgst: false,
+      ddgst: false,
+      pleo: false,
+      timing: { fastRetryMs: 20, slowRetryMs: 50, dimRetryMs: 20, logRetryMs: 20 },
+      log: () => {},
+    });
+    const read = once(r, 'logPages');
+    r.start();
+    await read;
+    await r.stop();
+    assert.equal(k.connects.length, 1);
+    return buildConnectOptions(k.connects[0]!);
+  }
+  const secrets = (options: string) => options.split(',').filter((o) => o.startsWith('dhchap_'));
+
+  // Bidirectional: both secrets of the controller= line, as the kernel's options (discovery DC, rdma).
+  const both = await written(entry({ dhchapSecret: KEY, dhchapCtrlSecret: CTRL_KEY }), HOST_KEY);
+  assert.match(both, /^nqn=nqn\.2014-08\.org\.nvmexpress\.discovery,transport=rdma,traddr=10\.0\.0\.1,/);
+  assert.deepEqual(secrets(both), [`dhchap_secret=${KEY}`, `dhchap_ctrl_secret=${CTRL_KEY}`]);
+  // The line's secret wins over the host key; without one, the host key (sys.conf key) is the host's secret.
+  assert.deepEqual(secrets(await written(entry({ dhchapSecret: KEY }), HOST_KEY)), [`dhchap_secret=${KEY}`]);
+  assert.deepEqual(secrets(await written(entry({}), HOST_KEY)), [`dhchap_secret=${HOST_KEY}`]);
+  assert.deepEqual(secrets(await written(undefined, HOST_KEY)), [`dhchap_secret=${HOST_KEY}`]);
+  // No secret anywhere: none passed (the kernel then authenticates only if asked, and fails).
+  assert.deepEqual(secrets(await written(undefined)), []);
 });
