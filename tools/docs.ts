@@ -169,6 +169,10 @@ const BOUNDS_SECTION: [string, string] = [
   'A discovery controller is a remote party: stafd bounds what one can make it hold or do, and the bounds are configuration (stafd.conf(5), [Discovery controller connection management]): max-discovery-controllers (256) over all origins, configured and nBFT controllers first, then those already running, then new ones; max-referral-depth (8), counted from the configured and mDNS-discovered controllers (depth 0) breadth-first, so that referral cycles and chains end; max-referrals-per-controller (64) taken from one log page; max-cached-log-entries (65536) over all controllers, which also bounds a single log page read. When a bound keeps something out, stafd logs one warning naming the bound and the discovery controller that caused it (not one line per refused entry, and not again until the bound stops biting for that controller), counts it in stas_bound_hits_total and records a bound event (stafctl events); the controllers already running are not affected. Each controller has at most one log read in flight and one pending: change notices that arrive meanwhile are coalesced, and two reads of one controller start at least 250 ms apart. A read is announced on D-Bus (log_pages_changed) only when the log page changed. A log page that keeps changing while it is read, and a connection that fails or drops, are retried with exponential backoff from 3 s (connections) or 20 s (log reads) up to 60 s, and said once. Every field of a log page entry is checked like anything that reaches /dev/nvme-fabrics (the transport address, the service ID and the NQN): an entry that fails is not cached nor used, with one warning per read naming the entry and the field. The last-known configuration is written at most once a second, off the event loop.',
 ];
 
+/** What the status and detailed listings show where stas' mechanism differs from nvme-stas' (both control tools). */
+const OUTPUT_COMMON =
+  'status and ls -d print every key nvme-stas prints, with its key names and value formats (timers as "60.0s [off]" or the seconds left, operations as Python dict text, True/False as text), then a few stas keys. hostkey is <redacted> when a host key is set and None when not (nvme-stas printed the key); symname is None when not set. kernel support.TP8013 and kernel support.host_iface say whether the kernel\'s /dev/nvme-fabrics accepts the discovery and host_iface options (False when it cannot be read: no module, not root). terminator.audit timer is always 30.0s [off]: stas has no controller terminator (a controller that goes is disconnected once its pending operation ended, never queued for a periodic audit), which is the state nvme-stas shows when nothing awaits disposal. Controller dictionaries carry the sysfs attributes of their kernel device (empty without one); secrets (dhchap-secret, dhchap-ctrl-secret) are shown as <redacted>.';
+
 export const PROGRAMS: ProgramDoc[] = [
   {
     name: 'stafd',
@@ -252,6 +256,10 @@ export const PROGRAMS: ProgramDoc[] = [
     ],
     extra: [
       [
+        'OUTPUT',
+        `${OUTPUT_COMMON} stafd: avahi is what stafd's mDNS side knows (the wake-up timer runs while avahi-daemon is absent; service types and services are empty with zeroconf disabled). For a discovery controller on stafd's own userspace NVMe/TCP host (no kernel device: device is nvme?), hostid, hostnqn, model, serial, dctype and cntrltype come from the session (host identity, Identify) instead of sysfs; the operations (connect operation, register operation, get supported log page operation, get log page operation) are shown while nvme-stas would have them: a connect in progress, and for the life of a connection (register for a CDC, get supported log pages for a DDC with pleo enabled). stas adds state and last error to every controller and discovery controllers to status.`,
+      ],
+      [
         'EXIT STATUS',
         '0 success; 1 error (daemon not running, D-Bus error, permission denied, no command); 2 usage error.',
       ],
@@ -278,6 +286,10 @@ export const PROGRAMS: ProgramDoc[] = [
       ['-H, --human', 'Print readable tables (stas extension).'],
     ],
     extra: [
+      [
+        'OUTPUT',
+        `${OUTPUT_COMMON} stacd: retry connect timer is 60.0s [off] unless a connect failed; then it shows the retry (3 s after the first failure, 60 s after the next ones) and the seconds left: stacd retries with its reconcile passes. dlpe is the discovery log page entry as stafd sent it, printed as Python's str() prints it (None for a configured controller). stas adds plan (the plan item: action and reason) to every controller, and reconcile passes, sysfs scans, last working pass, last working pass phases and last plan to status.`,
+      ],
       [
         'EXIT STATUS',
         '0 success; 1 error (daemon not running, D-Bus error, permission denied, no command); 2 usage error.',

@@ -256,3 +256,58 @@ export function pformat(v: PyValue, opts: PformatOptions = {}): string {
   p.format(v, 0, 0, 0);
   return p.result();
 }
+
+/**
+ * Python's `repr()`/`str()` of a value as built in Python (dicts keep their insertion order, unlike pprint): what
+ * nvme-stas stores with `str(dict)`, e.g. the `dlpe` of an I/O controller or an operation's state.
+ */
+export function pyReprInOrder(v: PyValue): string {
+  if (Array.isArray(v)) return `[${v.map(pyReprInOrder).join(', ')}]`;
+  if (v !== null && isDict(v)) {
+    return `{${Object.keys(v)
+      .map((k) => `${pyStrRepr(k)}: ${pyReprInOrder(v[k]!)}`)
+      .join(', ')}}`;
+  }
+  return pyRepr(v);
+}
+
+const JSON_SHORT: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
+
+/** A JSON string as Python's json.dumps writes it (ensure_ascii: everything outside ' '..'~' escaped). */
+function pyJsonString(s: string): string {
+  return `"${s.replace(/[^ -~]|["\\]/g, (ch) => JSON_SHORT[ch] ?? `\\u${hex(ch.charCodeAt(0), 4)}`)}"`;
+}
+
+/**
+ * Python's `json.dumps(v)` with its defaults (separators `', '` and `': '`, ensure_ascii, insertion order): the
+ * JSON text nvme-stas' D-Bus methods return (process_info, controller_info, get_all_log_pages).
+ */
+export function pyJsonDumps(v: PyValue): string {
+  if (v === null) return 'null';
+  switch (typeof v) {
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      if (Number.isNaN(v)) return 'NaN';
+      if (!Number.isFinite(v)) return v > 0 ? 'Infinity' : '-Infinity';
+      return pyNumberRepr(v);
+    case 'string':
+      return pyJsonString(v);
+  }
+  if (Array.isArray(v)) return `[${v.map(pyJsonDumps).join(', ')}]`;
+  if (isDict(v)) {
+    return `{${Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .map((k) => `${pyJsonString(k)}: ${pyJsonDumps(v[k]!)}`)
+      .join(', ')}}`;
+  }
+  throw new TypeError(`pyJsonDumps: unsupported value of type ${typeof v}`);
+}

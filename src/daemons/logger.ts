@@ -1,7 +1,8 @@
 /**
- * Daemon logging: plain lines on stdout, or with -s/--syslog lines carrying the kernel-style priority prefix
- * (`<3>…`) that journald (and systemd's stdout capture) turns into message priorities. Debug lines only with tron.
- * Every message is made safe first: secrets redacted, control characters and other non-printables escaped.
+ * Daemon logging as nvme-stas: on stdout the message alone (no level, no time: nvme-stas' default format), or with
+ * -s/--syslog the message with the kernel-style priority prefix (`<3>…`) that journald (systemd's stdout capture)
+ * turns into the message's priority, as nvme-stas' journal handler sets it. Debug lines only with tron. Every
+ * message is made safe first: secrets redacted, control characters and other non-printables escaped.
  */
 import { safeText } from '../core/log-text.js';
 
@@ -25,7 +26,7 @@ export function createLogger(opts: {
     // One record per line: a message with newlines (e.g. from a peer) must not forge further records; nothing
     // from the network or a config file reaches the terminal or the journal as a control sequence or a secret.
     const text = safeText(String(message).replace(/[\r\n]+/g, ' '));
-    write(opts.syslog ? `<${PRIORITY[level]}>${text}\n` : `${level.toUpperCase().padEnd(7)} ${text}\n`);
+    write(opts.syslog ? `<${PRIORITY[level]}>${text}\n` : `${text}\n`);
   }) as Logger;
   log.tron = opts.tron;
   return log;

@@ -124,10 +124,7 @@ test('(a) kernel DC: connect through the kernel, log page, AEN uevent → log_pa
   addSubsystems(nvmet, disc, [3]);
   await dcWithLog(run, [NQN(1), NQN(2), NQN(3)]);
   await run.until('log_pages_changed after the AEN', () => run.changed.length > before);
-  assert.ok(
-    run.output().includes('Received AEN: discovery log page changed'),
-    'the re-read came from the AEN',
-  );
+  assert.ok(run.output().includes('Received AEN: 0x70f002'), 'the re-read came from the AEN');
   // ... and again (the read cleared RAE, so nvmet sends the next notice): the AEN path keeps working.
   nvmet.unlink(NQN(1), disc);
   await dcWithLog(run, [NQN(2), NQN(3)]);

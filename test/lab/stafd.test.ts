@@ -207,7 +207,7 @@ test('(c) a subsystem added to the port: AEN, log_pages_changed, the new log pag
   const pages = await run.staf.getLogPages(...tid);
   assert.deepEqual(nvmNqns(pages), servedOn(nvmet, disc));
   assert.ok(nvmNqns(pages).includes(NQN(3)));
-  assert.match(run.output(), /Received AEN: discovery log page changed/);
+  assert.match(run.output(), /Received AEN: 0x70f002 \(discovery log page changed\)/);
 });
 
 test('(d) a referral is followed (origin referral, its own log pages) and dropped with the referral', {

@@ -192,7 +192,7 @@ test('stafd with a FIFO as its configuration starts with the defaults, says why,
   await until('stafd running', () => /stafd \S+ running/.test(proc.output()));
   assert.match(
     proc.output(),
-    new RegExp(`^ERROR +File:${conf} is not a regular file \\(fifo\\)\\. Defaults will be used$`, 'm'),
+    new RegExp(`^File:${conf} is not a regular file \\(fifo\\)\\. Defaults will be used$`, 'm'),
   );
   proc.kill('SIGTERM');
   const [code, signal] = await exitOf(proc, 'stafd with a FIFO configuration');
@@ -236,7 +236,7 @@ test('SIGHUP with the configuration replaced by a FIFO keeps the last good one; 
   await until('the reload refused', () => proc.output().includes('keeping the last good configuration'));
   assert.match(
     proc.output(),
-    new RegExp(`^ERROR +File:${conf} is not a regular file \\(fifo\\)\\. Defaults will be used$`, 'm'),
+    new RegExp(`^File:${conf} is not a regular file \\(fifo\\)\\. Defaults will be used$`, 'm'),
   );
   assert.doesNotMatch(proc.output(), /Configuration reloaded/);
   // Still serving, with the last good configuration.

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createLogger } from '../../src/daemons/logger.js';
 
-test('journald priority prefixes with --syslog, plain levels otherwise; debug only with tron', () => {
+test('journald priority prefixes with --syslog, the message alone otherwise (nvme-stas); debug only with tron', () => {
   const lines: string[] = [];
   const j = createLogger({ syslog: true, tron: false, write: (l) => lines.push(l) });
   j('error', 'bad');
@@ -14,7 +14,7 @@ test('journald priority prefixes with --syslog, plain levels otherwise; debug on
   assert.deepEqual(lines, ['<3>bad\n', '<4>careful\n', '<6>hello\n', '<7>shown forged <3>line\n']);
   const plain: string[] = [];
   createLogger({ syslog: false, tron: true, write: (l) => plain.push(l) })('warning', 'w');
-  assert.deepEqual(plain, ['WARNING w\n']);
+  assert.deepEqual(plain, ['w\n']);
 });
 
 test('every line is printable and free of secrets, whatever the message carries (network, config)', () => {
@@ -35,5 +35,5 @@ test('every line is printable and free of secrets, whatever the message carries 
   }
   const plain: string[] = [];
   createLogger({ syslog: false, tron: false, write: (l) => plain.push(l) })('info', `key ${secret} \x1b[0m`);
-  assert.deepEqual(plain, ['INFO    key <redacted> \\x1b[0m\n']);
+  assert.deepEqual(plain, ['key <redacted> \\x1b[0m\n']);
 });

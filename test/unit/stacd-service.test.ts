@@ -229,7 +229,7 @@ test('a connect the kernel refuses while a secret is configured: one authenticat
   assert.equal(attempts(AUTH), 1);
   assert.equal(k.requests.find((r) => r.nqn === AUTH)!.dhchapSecret, KEY);
   assert.deepEqual(errors(AUTH), [
-    `error: (tcp, 127.0.0.1, 4420, ${AUTH}) | Failed to connect to controller: DH-HMAC-CHAP authentication ` +
+    `error: (tcp, 127.0.0.1, 4420, ${AUTH}) Failed to connect to controller. DH-HMAC-CHAP authentication ` +
       "failed (EIO): the kernel refused the connection made with the secrets configured for it (the controller= line's " +
       "dhchap-secret). Either the target does not accept the host's secret, the controller could not prove its " +
       'identity, or the subsystem does not allow this host; the kernel log says which ("qid 0: authentication ' +
@@ -321,7 +321,7 @@ test('the host key of sys.conf is named when no controller= secret is configured
   assert.equal(errors.length, 1);
   assert.match(
     errors[0]!,
-    /\(tcp, 127\.0\.0\.1, 4420, nqn\.x\) \| .*authentication failed \(EIO\).*\(the host key of sys\.conf\)/,
+    /\(tcp, 127\.0\.0\.1, 4420, nqn\.x\) Failed to connect to controller\. .*authentication failed \(EIO\).*\(the host key of sys\.conf\)/,
   );
   assert.ok(!errors[0]!.includes(KEY.slice(10, 30)));
   await s.stop();

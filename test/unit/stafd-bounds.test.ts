@@ -306,7 +306,7 @@ function service(fabric: FakeFabric, conf: string) {
 /** Settled: every DC connected and read, and no pass pending. */
 const settled = (s: StafdService) =>
   s.snapshot().every((d) => d.state === 'connected') &&
-  !JSON.parse(s.processInfo())['config soak timer'].endsWith('[on]');
+  JSON.parse(s.processInfo())['config soak timer'].endsWith('[off]');
 
 test('service: cross-referral amplification stays within the controller bound, one warning per cause', async () => {
   // 1,000 DCs, each referring to all of them (the configured one included).

@@ -180,8 +180,10 @@ export function parseExcludeEntry(
   line: number,
   sink: DiagnosticSink,
   section = 'Controllers',
+  /** The option's name in messages: `exclude`, or its legacy name `blacklist`. */
+  option = 'exclude',
 ): ExcludeEntry | undefined {
-  const prefix = optionRef(sink.file, line, section, 'exclude');
+  const prefix = optionRef(sink.file, line, section, option);
   const { fields, malformed } = splitEntry(raw);
   registerSecrets(sink, fields);
   reportMalformed(sink, prefix, line, malformed);

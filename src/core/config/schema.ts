@@ -235,6 +235,14 @@ const controllersSection = (nqnDoc: string): SectionSpec => ({
   options: [
     { key: 'controller', type: 'controller', default: null, multi: true, doc: `${CONTROLLER_DOC} ${nqnDoc}` },
     { key: 'exclude', type: 'exclude', default: null, multi: true, doc: EXCLUDE_DOC },
+    {
+      key: 'blacklist',
+      type: 'exclude',
+      default: null,
+      multi: true,
+      deprecated: 'replaced by exclude=',
+      doc: 'Legacy name of exclude= (nvme-stas 1.x): still honoured, exactly as exclude=, with a warning naming the file and line.',
+    },
   ],
 });
 

@@ -128,7 +128,13 @@ export function readOptions(
             const c = parseControllerEntry(e.value, e.line, daemon, sink, section.name);
             if (c) controllers.push(c);
           } else {
-            const x = parseExcludeEntry(e.value, e.line, sink, section.name);
+            // blacklist= (nvme-stas 1.x) is exclude= under its old name: honoured, and reported where it is.
+            if (option.deprecated !== undefined)
+              sink.warn(
+                e.line,
+                `${optionRef(sink.file, e.line, section.name, option.key)}deprecated option (${option.deprecated}); still honoured`,
+              );
+            const x = parseExcludeEntry(e.value, e.line, sink, section.name, option.key);
             if (x) excludes.push(x);
           }
         }

@@ -9,6 +9,14 @@ import type { StafdView } from './plan.js';
 const TRTYPE: Record<string, number> = { rdma: 1, fc: 2, tcp: 3, loop: 254 };
 const ADRFAM: Record<string, number> = { pci: 0, ipv4: 1, ipv6: 2, infiniband: 3, fc: 4 };
 const SUBTYPE: Record<string, number> = { referral: 1, nvme: 2, discovery: 3 };
+const TREQ: Record<string, number> = {
+  'not specified': 0,
+  required: 1,
+  'not required': 2,
+  'disable sqflow': 4,
+};
+/** TCP security types as stafd names them in `tsas` (`{'sectype': 'none'}`); libnvme spells TLS 1.3 `tls1.3`. */
+const SECTYPE: Record<string, number> = { none: 0, tls: 1, tls13: 2, 'tls1.3': 2 };
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 const num = (v: unknown, table?: Record<string, number>) => {
@@ -16,6 +24,25 @@ const num = (v: unknown, table?: Record<string, number>) => {
   if (table && s in table) return table[s]!;
   return /^\d+$/.test(s) ? Number(s) : -1;
 };
+
+/**
+ * The TSAS bytes behind stafd's `tsas` text (a Python dict repr): the TCP security type, or the RDMA QP type,
+ * provider type and CM service, so that stacd shows the entry as stafd does. Unknown text: all zero.
+ */
+function tsasBytes(trtype: number, v: unknown): Uint8Array {
+  const text = str(v);
+  const field = (name: string) => new RegExp(`'${name}': '([^']*)'`).exec(text)?.[1];
+  if (trtype === 3) {
+    const sectype = field('sectype');
+    const n = sectype === undefined ? 0 : (SECTYPE[sectype] ?? num(sectype));
+    return n > 0 ? Uint8Array.of(n) : new Uint8Array(0);
+  }
+  if (trtype === 1) {
+    const bytes = ['qptype', 'prtype', 'cms'].map((k) => Math.max(0, num(field(k))));
+    return bytes.some((b) => b > 0) ? Uint8Array.from(bytes) : new Uint8Array(0);
+  }
+  return new Uint8Array(0);
+}
 
 export function stafdViewFromJson(json: string, opts: TidOptions): StafdView {
   let records: unknown;
@@ -50,7 +77,8 @@ export function stafdViewFromJson(json: string, opts: TidOptions): StafdView {
         trtype,
         adrfam: Math.max(0, num(p['adrfam'], ADRFAM)),
         subtype,
-        treq: 0,
+        // stafd's text of the TREQ field (nvme-stas' names, or a number); unknown text: not specified.
+        treq: Math.max(0, num(p['treq'], TREQ)),
         portid: Math.max(0, num(p['portid'])),
         cntlid: Math.max(0, num(p['cntlid'])),
         asqsz: Math.max(0, num(p['asqsz'])),
@@ -58,7 +86,7 @@ export function stafdViewFromJson(json: string, opts: TidOptions): StafdView {
         trsvcid: str(p['trsvcid']),
         subnqn: str(p['subnqn']),
         traddr: str(p['traddr']),
-        tsas: new Uint8Array(0),
+        tsas: tsasBytes(trtype, p['tsas']),
       });
     }
     dcs.push({ dc, entries });

@@ -15,6 +15,7 @@ import { canonicalIp } from '../../core/ipaddr.js';
 import type { KernelController } from '../../core/kernel-controller.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { EFlags } from '../../core/nvme/discovery-log.js';
+import { pyJsonDumps } from '../../core/pprint.js';
 import {
   type DesiredIoc,
   type Plan,
@@ -25,7 +26,14 @@ import {
 } from '../../core/stacd/plan.js';
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import { Tid, type TidOptions } from '../../core/tid.js';
-import { commonProcessInfo } from '../process-info.js';
+import {
+  commonProcessInfo,
+  dlpeRepr,
+  gtimerText,
+  operationText,
+  pyBool,
+  sysfsAttributes,
+} from '../process-info.js';
 import { SoakTimer } from '../soak-timer.js';
 import type { LogLevel, TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
@@ -54,6 +62,8 @@ export interface StacdServiceOptions {
   onPass?: (seconds: number) => void;
   /** The host-wide exclusion list, read for every pass (default: none). */
   hostExclusions?: () => Promise<ExcludeFields[]>;
+  /** sysfs class of NVMe controllers, for the attributes of detailed listings (default /sys/class/nvme). */
+  sysClassNvme?: string;
 }
 
 /**
@@ -117,6 +127,9 @@ export class StacdService {
   /** Connects refused with EALREADY since the last pass that kept the controller (a race, not a failure). */
   private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
+  /** The last soak asked for and when it fires (performance.now() ms), for status output. */
+  private soakInterval: number | undefined;
+  private soakDueAt = 0;
   private readonly soakTimer = new SoakTimer(() => void this.reconcile({ backoff: true }));
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -169,7 +182,10 @@ export class StacdService {
 
   /** Something changed (stafd signal, uevent, SIGHUP): reconcile `ms` after the latest call (see SoakTimer). */
   soak(ms = this.opts.soakMs ?? 1500): void {
-    if (!this.stopped) this.soakTimer.schedule(ms);
+    if (this.stopped) return;
+    this.soakInterval = ms;
+    this.soakDueAt = performance.now() + ms;
+    this.soakTimer.schedule(ms);
   }
 
   private async inputs() {
@@ -390,7 +406,7 @@ export class StacdService {
             this.failed.set(key, { retryAt: this.now() + retry, kind });
             this.opts.log(
               first ? 'error' : 'debug',
-              `${item.tid.toString()} | Failed to connect to controller${auth ? ': ' : '. '}${detail}`,
+              `${item.tid.toString()} Failed to connect to controller. ${detail}`,
             );
             if (first)
               this.events.add(new Date(), {
@@ -403,6 +419,10 @@ export class StacdService {
           }
         } else if (item.action === 'disconnect' && item.device) {
           try {
+            this.opts.log(
+              'info',
+              `${item.tid.toString()} | ${item.device} - Disconnect initiated (${item.reason})`,
+            );
             await this.opts.kernel.disconnect(item.device);
             this.disconnects++;
             this.owned.delete(item.device);
@@ -455,17 +475,42 @@ export class StacdService {
 
   // ---- org.nvmexpress.stac API ----
 
-  private dict(item: PlanItem, detailed: boolean): Record<string, string> {
+  private idDict(item: PlanItem): Record<string, string> {
     const { 'host-nqn': hostNqn, ...head } = item.tid.idDict();
-    const d: Record<string, string> = { ...head, 'host-nqn': hostNqn!, device: item.device ?? 'nvme?' };
-    if (!detailed) return d;
+    return { ...head, 'host-nqn': hostNqn!, device: item.device ?? 'nvme?' };
+  }
+
+  /**
+   * nvme-stas' controller info: the ID, `connect attempts`, `retry connect timer` (stas retries failed connects
+   * with the next passes: 3 s after the first failure, then 60 s) and `connect operation` while a connect runs.
+   */
+  private info(item: PlanItem): Record<string, string> {
+    const key = item.tid.key();
+    const n = this.attempts.get(key) ?? 0;
+    const failed = this.failed.get(key);
+    const d: Record<string, string> = {
+      ...this.idDict(item),
+      'connect attempts': String(n),
+      'retry connect timer': failed
+        ? gtimerText(
+            (n > 1 ? (this.opts.retry?.slowMs ?? 60_000) : (this.opts.retry?.fastMs ?? 3000)) / 1000,
+            Math.max(0, (failed.retryAt - this.now()) / 1000),
+          )
+        : gtimerText(60),
+    };
+    if (this.connecting.has(key)) d['connect operation'] = operationText({ failCount: 0, completed: false });
+    return d;
+  }
+
+  /** nvme-stas' detailed dictionary (info, the device's sysfs attributes, dlpe), then stas' `plan`. */
+  private detailed(item: PlanItem): Record<string, string> {
     const dlpe = this.lastPlan?.discovered.find((x) => x.tid.key() === item.tid.key())?.dlpe;
     return {
-      ...d,
-      'connect attempts': String(this.attempts.get(item.tid.key()) ?? 0),
-      connected: item.action === 'keep' && item.device ? 'True' : 'False',
-      dlpe: dlpe ? JSON.stringify(dlpeToDict(dlpe)) : 'None',
-      'dlpe.eflags.ncc': dlpe && (dlpe.eflags & EFlags.NCC) !== 0 ? 'True' : 'False',
+      ...this.info(item),
+      ...sysfsAttributes(item.device, this.opts.sysClassNvme),
+      connected: pyBool(item.action === 'keep' && !!item.device),
+      dlpe: dlpeRepr(dlpe ? dlpeToDict(dlpe) : undefined),
+      'dlpe.eflags.ncc': pyBool(!!dlpe && (dlpe.eflags & EFlags.NCC) !== 0),
       plan: `${item.action}: ${item.reason}`,
     };
   }
@@ -494,18 +539,25 @@ export class StacdService {
   /** IOCs stacd manages (wanted ones and its own connections). */
   listControllers(detailed: boolean): Record<string, string>[] {
     // The wanted ones (connected, to connect, given up on NCC): what nvme-stas lists as its IOCs.
-    return (this.lastPlan?.items ?? []).filter((i) => i.desired).map((i) => this.dict(i, detailed));
+    return (this.lastPlan?.items ?? [])
+      .filter((i) => i.desired)
+      .map((i) => (detailed ? this.detailed(i) : this.idDict(i)));
   }
 
   controllerInfo(...tid: TidArgs): string {
     const key = Tid.fromArgs(tid, this.tidOpts).key();
     const item = this.lastPlan?.items.find((i) => i.tid.key() === key);
-    return JSON.stringify(item ? this.dict(item, true) : {});
+    return pyJsonDumps(item ? { ...this.info(item), plan: `${item.action}: ${item.reason}` } : {});
   }
 
+  /** nvme-stas' process_info (json.dumps form, its keys in its order), then stas' own keys. */
   processInfo(): string {
-    return JSON.stringify({
-      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath),
+    const soakSec = (this.soakInterval ?? this.opts.soakMs ?? 1500) / 1000;
+    const soak = this.soakTimer.pending
+      ? gtimerText(soakSec, (this.soakDueAt - performance.now()) / 1000)
+      : gtimerText(soakSec);
+    return pyJsonDumps({
+      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath, soak),
       'reconcile passes': String(this.passes),
       'sysfs scans': String(this.sysfsScans),
       'last working pass':

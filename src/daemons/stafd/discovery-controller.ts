@@ -17,7 +17,7 @@ import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
-import { DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
+import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
 import { AdrFam, type DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
 import { DiscoveryLogChangingError } from '../../core/nvme/discovery-log-read.js';
 import { DcType } from '../../core/nvme/identify.js';
@@ -46,6 +46,11 @@ export const DEFAULT_DC_TIMING: DcTiming = {
 
 /** Refused log entries described in detail in the one warning of a read (the rest are counted). */
 const REFUSED_SHOWN = 8;
+
+/** An asynchronous event as the kernel's NVME_AEN uevent shows it (`0x70f002`: discovery log page changed). */
+export function aenText(e: AsyncEvent): string {
+  return `0x${(((e.logPage << 16) | (e.info << 8) | e.type) >>> 0).toString(16)}`;
+}
 
 /** Exponential backoff: `first` after the first failure, doubling, at most `max`. */
 export function backoffMs(failures: number, first: number, max: number): number {
@@ -117,18 +122,25 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   private dimSkipLogged = false;
   private timer: NodeJS.Timeout | undefined;
   private retryIntervalMs: number | undefined;
+  /** When the scheduled reconnect is due (epoch ms), for status output. */
+  retryDueAt: number | undefined;
   private readonly timing: DcTiming;
   private usePleo = false;
   /** Connection failures (failed connects and dropped sessions) since the last stable session. */
   private failures = 0;
   /** Log read pacing: a read in flight, one pending, when the last one started, the timer of the next. */
-  private reading = false;
+  reading = false;
   private readPending = false;
   private lastReadStart = Number.NEGATIVE_INFINITY;
   private readTimer: NodeJS.Timeout | undefined;
   /** Failed log reads in a row (backoff), and whether an unstable log was reported. */
-  private readFailures = 0;
-  private readNotBefore = 0;
+  readFailures = 0;
+  readNotBefore = 0;
+  /** The last failed log read's error, until a read succeeds (status output). */
+  readError: string | undefined;
+  /** Failed DIM registrations in a row and the last error (status output). */
+  dimFailures = 0;
+  dimError: string | undefined;
   private unstableReported = false;
   /** A log read succeeded since this runner started (the first one is always announced). */
   private announced = false;
@@ -146,9 +158,9 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     this.timing = deps.timing ?? DEFAULT_DC_TIMING;
   }
 
-  /** `(tcp, 10.0.0.1, 8009, …)` prefix for log lines. */
+  /** nvme-stas' prefix for log lines: `(tcp, 10.0.0.1, 8009, …) | nvme3 - ` (`nvme?` without a kernel device). */
   private say(level: 'debug' | 'info' | 'warning' | 'error', msg: string): void {
-    this.deps.log(level, `${this.tid.toString()} | ${msg}`);
+    this.deps.log(level, `${this.tid.toString()} | ${this.device ?? 'nvme?'} - ${msg}`);
   }
 
   private setState(s: DcState): void {
@@ -185,6 +197,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     if (this.state === 'stopped') return;
     if (this.timer) clearTimeout(this.timer);
     this.retryIntervalMs = ms || undefined;
+    this.retryDueAt = ms ? Date.now() + ms : undefined;
     this.setState(ms === 0 ? 'connecting' : 'waiting');
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -259,10 +272,13 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     });
     session.on('aen', (ev) => {
       this.emit('aen');
-      if (!isDiscoveryLogChange(ev)) return;
+      if (!isDiscoveryLogChange(ev)) {
+        this.say('debug', `Received AEN: ${aenText(ev)}`);
+        return;
+      }
       // Said when it brings a read; notices coalesced into a read already due are not worth a line each.
       const coalesced = this.reading || this.readTimer !== undefined;
-      this.say(coalesced ? 'debug' : 'info', 'Received AEN: discovery log page changed');
+      this.say(coalesced ? 'debug' : 'info', `Received AEN: ${aenText(ev)} (discovery log page changed)`);
       this.requestRead(session);
     });
     session.on('reconnected', () => {
@@ -295,8 +311,12 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
 
   private onConnectFailure(e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e);
-    // Log the first failure and every new kind of failure; repeat failures only at debug level.
-    this.say(this.lastError === msg ? 'debug' : 'error', `Failed to connect to controller. ${msg}`);
+    // Log the first failure and every new kind of failure; repeat failures only at debug level. nvme-stas' text
+    // (no device part).
+    this.deps.log(
+      this.lastError === msg ? 'debug' : 'error',
+      `${this.tid.toString()} Failed to connect to controller. ${msg}`,
+    );
     this.lastError = msg;
     this.failures++;
     this.schedule(backoffMs(this.failures, this.timing.fastRetryMs, this.timing.slowRetryMs));
@@ -319,10 +339,14 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     try {
       await session.dim(DimTask.Register, this.dimRegistration());
       this.registered = true;
+      this.dimFailures = 0;
+      this.dimError = undefined;
       this.emit('dim', true);
       this.say('info', 'Registered with Central Discovery Controller');
     } catch (e) {
       this.registered = false;
+      this.dimFailures++;
+      this.dimError = (e as Error).message;
       this.emit('dim', false);
       this.say('warning', `Registration error. ${(e as Error).message}.`);
       const t = setTimeout(() => {
@@ -374,12 +398,14 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       if (this.session !== session) return;
       this.readFailures = 0;
       this.readNotBefore = 0;
+      this.readError = undefined;
       if (this.unstableReported) this.say('info', 'The discovery log page is stable again');
       this.unstableReported = false;
       this.accept(log.entries);
     } catch (e) {
       if (this.session !== session || session.isClosed) return; // the reconnect path re-reads
       this.readFailures++;
+      this.readError = (e as Error).message;
       const delay = backoffMs(this.readFailures, this.timing.logRetryMs, this.timing.slowRetryMs);
       this.readNotBefore = Date.now() + delay;
       const unstable = e instanceof DiscoveryLogChangingError;
@@ -456,6 +482,9 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     try {
       if (this.keepOnStop && s.release) await s.release();
       else {
+        // A userspace session ends; a kernel DC is deleted only when stafd made it (close() leaves others).
+        if (!s.device || this.ownedDevice === s.device)
+          this.deps.log('info', `${this.tid.toString()} | ${s.device ?? 'nvme?'} - Disconnect initiated`);
         await s.close();
         if (s.device && this.ownedDevice === s.device) this.ownedDevice = undefined;
       }

@@ -5,11 +5,13 @@
  */
 import { lookup } from 'node:dns/promises';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
+import { DC_BOUNDS } from '../../core/config/schema.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
 import { EventLog } from '../../core/events.js';
 import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
+import { type PyValue, pyJsonDumps } from '../../core/pprint.js';
 import {
   type BoundHit,
   type CurrentDc,
@@ -22,7 +24,15 @@ import {
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
-import { commonProcessInfo } from '../process-info.js';
+import {
+  asctime,
+  commonProcessInfo,
+  gtimerText,
+  operationText,
+  pyBool,
+  type SYSFS_ATTRIBUTES,
+  sysfsAttributes,
+} from '../process-info.js';
 import { SoakTimer } from '../soak-timer.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
 import { LkcWriter, loadLkc, type SavedDc } from './last-known-config.js';
@@ -51,6 +61,8 @@ export interface StafdServiceOptions {
   nbft?: readonly NbftDc[];
   /** The host-wide exclusion list, read for every pass (default: none). */
   hostExclusions?: () => Promise<ExcludeFields[]>;
+  /** sysfs class of NVMe controllers, for the attributes of kernel DCs (default /sys/class/nvme). */
+  sysClassNvme?: string;
   /** Sees every DC runner as it is created (the metrics count their events). */
   onRunner?: (r: DiscoveryControllerRunner) => void;
   /** A bound (stafd.conf max-*) kept something out (the metrics count them). */
@@ -89,6 +101,13 @@ export class StafdService {
   /** mDNS-discovered DCs no longer announced: since when (epoch ms). */
   private readonly lostSince = new Map<string, number>();
   private readonly soakTimer = new SoakTimer(() => void this.reconcile());
+  /** When the soak timer fires (performance.now() ms), for status output. */
+  private soakDueAt = 0;
+  /**
+   * The mDNS side's state for process_info (`avahi`: wake-up timer, service types, services), set while zeroconf
+   * runs; without it, what nvme-stas shows with zeroconf disabled.
+   */
+  avahiInfo: (() => Record<string, PyValue>) | undefined;
   private reconciling = false;
   private again = false;
   private stopped = false;
@@ -157,7 +176,10 @@ export class StafdService {
   }
 
   private soak(): void {
-    if (!this.stopped) this.soakTimer.schedule(this.opts.soakMs ?? 1500);
+    if (this.stopped) return;
+    const ms = this.opts.soakMs ?? 1500;
+    this.soakDueAt = performance.now() + ms;
+    this.soakTimer.schedule(ms);
   }
 
   private async resolveConfigured(): Promise<{ tid: Tid; entry?: ControllerEntry }[]> {
@@ -210,11 +232,15 @@ export class StafdService {
           if (persist >= 0) {
             this.opts.log(
               'warning',
-              `${r.tid.toString()} | Controller is not responding. Will be removed by ${new Date(now + persist * 1000).toUTCString()} unless restored`,
+              `${r.tid.toString()} | ${r.device ?? 'nvme?'} - Controller is not responding. Will be removed by ${asctime(new Date(now + persist * 1000))} unless restored`,
             );
             const t = setTimeout(() => this.soak(), persist * 1000);
             t.unref?.();
-          } else this.opts.log('warning', `${r.tid.toString()} | Controller not responding. Retrying...`);
+          } else
+            this.opts.log(
+              'warning',
+              `${r.tid.toString()} | ${r.device ?? 'nvme?'} - Controller not responding. Retrying...`,
+            );
         }
         expired = persist >= 0 && now - since >= persist * 1000;
       } else this.lostSince.delete(key);
@@ -262,7 +288,10 @@ export class StafdService {
         this.dcs.delete(key);
         this.lostSince.delete(key);
         this.cacheRefused.delete(key);
-        this.opts.log('info', `${r.tid.toString()} | Removing discovery controller: ${reason}`);
+        this.opts.log(
+          'info',
+          `${r.tid.toString()} | ${r.device ?? 'nvme?'} - Removing discovery controller: ${reason}`,
+        );
         this.events.add(new Date(), { kind: 'dc-removed', controller: r.tid.toString(), detail: reason });
         stopping.push(r.stop());
       }
@@ -300,12 +329,7 @@ export class StafdService {
       const k = `${h.bound}\u0000${h.by?.key() ?? h.origin}`;
       now.add(k);
       if (this.reportedHits.has(k)) continue;
-      const limit = this.config.bounds;
-      const value = {
-        'max-discovery-controllers': limit.maxDiscoveryControllers,
-        'max-referral-depth': limit.maxReferralDepth,
-        'max-referrals-per-controller': limit.maxReferralsPerController,
-      }[h.bound];
+      const value = this.config.bounds[DC_BOUNDS.find((b) => b.key === h.bound)!.prop];
       const what =
         h.by !== undefined
           ? `${h.refused} referral(s) of ${h.by.toString()} not followed`
@@ -444,33 +468,80 @@ export class StafdService {
     return { ...head, ...entryExtras(r.entry), 'host-nqn': hostNqn!, device: r.device ?? 'nvme?' };
   }
 
+  /**
+   * nvme-stas' controller info (keys, order, value formats), then stas' own `state` and `last error`. Timers show
+   * the seconds left while they run; the operations (`connect operation`, `register operation`, `get supported
+   * log page operation`, `get log page operation`) are shown while they exist in nvme-stas: a connect in progress,
+   * the others for the life of a connection.
+   */
   private info(r: DiscoveryControllerRunner): Record<string, string> {
     const retry = r.retryIntervalMsValue;
-    return {
+    const now = Date.now();
+    const d: Record<string, string> = {
       ...this.idDict(r),
       'connect attempts': String(r.connectAttempts),
-      'retry connect timer': retry === undefined ? '60.0s [off]' : `${(retry / 1000).toFixed(1)}s [on]`,
-      origin: r.origin,
-      state: r.state,
-      ...(r.lastError ? { 'last error': r.lastError } : {}),
+      'retry connect timer':
+        retry === undefined || r.retryDueAt === undefined
+          ? gtimerText(60)
+          : gtimerText(retry / 1000, (r.retryDueAt - now) / 1000),
     };
+    if (r.state === 'connecting') d['connect operation'] = operationText({ failCount: 0, completed: false });
+    d['origin'] = r.origin;
+    if (r.origin === 'discovered') {
+      const persist = this.config.zeroconfConnectionsPersistence;
+      const since = this.lostSince.get(r.tid.key());
+      d['unresponsive timer'] =
+        since !== undefined && persist >= 0
+          ? gtimerText(persist, (since + persist * 1000 - now) / 1000)
+          : gtimerText(0);
+      d['unresponsive timeout'] = persist >= 0 ? `${persist} sec` : 'forever';
+      d['unresponsive time'] = since !== undefined ? asctime(new Date(since)) : '---';
+    }
+    if (r.connected) {
+      if (r.dctype === 'cdc')
+        d['register operation'] = operationText({
+          failCount: r.dimFailures,
+          completed: true,
+          ...(r.dimFailures ? { retry: { intervalSec: 5 } } : {}),
+          ...(r.dimError !== undefined ? { error: r.dimError } : {}),
+        });
+      if (this.config.pleo && r.dctype === 'ddc')
+        d['get supported log page operation'] = operationText({ failCount: 0, completed: true });
+      d['get log page operation'] = operationText({
+        failCount: r.readFailures,
+        completed: !r.reading,
+        ...(r.readFailures
+          ? { retry: { intervalSec: 20, remainingSec: Math.max(0, (r.readNotBefore - now) / 1000) } }
+          : {}),
+        ...(r.readError !== undefined ? { error: r.readError } : {}),
+      });
+    }
+    d['state'] = r.state;
+    if (r.lastError) d['last error'] = r.lastError;
+    return d;
   }
 
   listControllers(detailed: boolean): Record<string, string>[] {
     return [...this.dcs.values()].map((r) =>
-      detailed
-        ? {
-            ...this.info(r),
-            hostid: this.opts.identity.hostId,
-            hostnqn: r.tid.hostNqn,
-            model: r.model,
-            serial: r.serial,
-            dctype: r.dctype,
-            cntrltype: r.dctype || r.connected ? 'discovery' : '',
-            connected: r.connected ? 'True' : 'False',
-          }
-        : this.idDict(r),
+      detailed ? { ...this.info(r), ...this.attributes(r), connected: pyBool(r.connected) } : this.idDict(r),
     );
+  }
+
+  /**
+   * The sysfs attributes nvme-stas adds to a detailed dictionary: those of the kernel device; for a userspace
+   * session (no device) what the same attributes would show, from the session (Identify, the host identity).
+   */
+  private attributes(r: DiscoveryControllerRunner): Record<(typeof SYSFS_ATTRIBUTES)[number], string> {
+    if (r.device) return sysfsAttributes(r.device, this.opts.sysClassNvme);
+    const session = r.connected;
+    return {
+      hostid: session ? this.opts.identity.hostId : '',
+      hostnqn: session ? r.tid.hostNqn : '',
+      model: r.model,
+      serial: r.serial,
+      dctype: r.dctype,
+      cntrltype: session ? 'discovery' : '',
+    };
   }
 
   getLogPages(...tid: TidArgs): Record<string, string>[] {
@@ -479,18 +550,27 @@ export class StafdService {
 
   getAllLogPages(detailed: boolean): string {
     const dcs = this.listControllers(detailed);
-    return JSON.stringify(
+    return pyJsonDumps(
       [...this.dcs.values()].map((r, i) => ({
-        'discovery-controller': dcs[i],
+        'discovery-controller': dcs[i]!,
         'log-pages': r.logPages.map(dlpeToDict),
       })),
     );
   }
 
+  /** nvme-stas' process_info (json.dumps form, its keys in its order), then stas' `discovery controllers`. */
   processInfo(): string {
-    return JSON.stringify({
-      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath),
-      'config soak timer': `${((this.opts.soakMs ?? 1500) / 1000).toFixed(1)}s [${this.soakTimer.pending ? 'on' : 'off'}]`,
+    const soakSec = (this.opts.soakMs ?? 1500) / 1000;
+    const soak = this.soakTimer.pending
+      ? gtimerText(soakSec, (this.soakDueAt - performance.now()) / 1000)
+      : gtimerText(soakSec);
+    return pyJsonDumps({
+      ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath, soak),
+      avahi: this.avahiInfo?.() ?? {
+        'avahi wake up timer': gtimerText(60),
+        'service types': [],
+        services: {},
+      },
       'discovery controllers': String(this.dcs.size),
     });
   }
@@ -501,7 +581,7 @@ export class StafdService {
 
   controllerInfo(...tid: TidArgs): string {
     const r = this.find(tid);
-    return JSON.stringify(r ? this.info(r) : {});
+    return pyJsonDumps(r ? this.info(r) : {});
   }
 
   /** For status and tests: current DCs and their origins. */

@@ -6,9 +6,10 @@
 import { AvahiBrowser, type AvahiBus, isReachable, type MdnsService } from '../../adapters/avahi/browser.js';
 import type { MessageBus } from '../../adapters/dbus/service.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
-import { duplicateAddresses, duplicateAddressMessage } from '../../core/mdns.js';
+import { duplicateAddresses, duplicateAddressMessage, NVME_DISC_SERVICE_TYPES } from '../../core/mdns.js';
 import { Tid } from '../../core/tid.js';
 import type { Logger } from '../logger.js';
+import { gtimerText } from '../process-info.js';
 import type { StafdService } from './service.js';
 
 const PROBE_BACKOFF_S = [5, 10, 30, 60, 300, 600];
@@ -82,11 +83,37 @@ export function startZeroconf(
     tracked.delete(key);
     publish();
   });
+  // While avahi-daemon is absent, the browser's wake-up call repeats every 60 s from when it went (or from now).
+  let absentSince = Date.now();
+  browser.on('unavailable', () => {
+    absentSince = Date.now();
+  });
+  // process_info's `avahi`, as nvme-stas shows it.
+  stafd.avahiInfo = () => ({
+    'avahi wake up timer': browser.isAvailable
+      ? gtimerText(60)
+      : gtimerText(60, 60 - (((Date.now() - absentSince) / 1000) % 60)),
+    'service types': [...NVME_DISC_SERVICE_TYPES],
+    services: Object.fromEntries(
+      [...tracked.values()].map((t) => [
+        t.service.label,
+        {
+          transport: t.service.candidate.transport,
+          traddr: t.service.candidate.traddr,
+          trsvcid: t.service.candidate.trsvcid,
+          'host-iface': t.service.candidate.hostIface,
+          subsysnqn: t.service.candidate.subsysnqn,
+          reachable: t.reachable ? 'True' : 'False',
+        },
+      ]),
+    ),
+  });
   // The Avahi adapter types its bus against dbus-next's shipped typings, the service layer against its own
   // declaration of the same module: one object, two descriptions.
   browser.start(bus as unknown as AvahiBus);
   return {
     stop: () => {
+      stafd.avahiInfo = undefined;
       for (const t of tracked.values()) if (t.timer) clearTimeout(t.timer);
       tracked.clear();
       browser.stop();
