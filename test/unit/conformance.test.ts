@@ -321,6 +321,12 @@ test("stacctl's dlpe is stafd's entry as Python's str() shows it: treq 'disable 
       'eflags',
     ];
     assert.equal(python('str({k: v[k] for k in ' + JSON.stringify(order) + '})', sent), dlpe);
+    // stacctl ls -d prints it as CPython's pprint does (the long repr split into literals).
+    const listed = s.listControllers(true);
+    assert.equal(
+      pformat(listed, { width: 120 }),
+      python('__import__("pprint").pformat(v, width=120)', listed),
+    );
   }
   await s.stop();
   await f.stop();
