@@ -4,7 +4,8 @@
  *
  *   adminPassthru(path, cmd) -> Promise<{ result, status, data }>
  *       One NVMe admin command through ioctl(NVME_IOCTL_ADMIN_CMD) on a controller's char device, run on
- *       libuv's thread pool. Data moves controller -> host only.
+ *       libuv's thread pool. Data moves in the direction the opcode's bits 1:0 say: controller -> host
+ *       (dataLength bytes read) or host -> controller (the bytes of cmd.data, copied before the call).
  *   ueventOpen(rcvbufBytes) -> fd
  *       A NETLINK_KOBJECT_UEVENT socket bound to the kernel's multicast group (1).
  *   ueventWatch(fd, onMessage, onError) -> handle
@@ -334,8 +335,9 @@ static int64_t monotonic_ms(void) {
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
-  napi_ref data_ref; /* the Buffer the kernel writes into, kept alive until completion */
+  napi_ref data_ref; /* the Buffer the kernel reads from or writes into, kept alive until completion */
   void *data;        /* its bytes; NULL when data_len is 0 */
+  bool to_controller; /* data moves host -> controller (a copy of cmd.data) */
   char *path;
   struct nvme_passthru_cmd cmd;
   int ret;             /* the ioctl's return value when >= 0 */
@@ -359,7 +361,8 @@ static void passthru_free(napi_env env, passthru_req *r) {
 static void passthru_execute(napi_env env, void *arg) {
   (void)env;
   passthru_req *r = arg;
-  if (r->data != NULL) memset(r->data, 0, r->cmd.data_len); /* napi_create_buffer memory is uninitialized */
+  /* napi_create_buffer memory is uninitialized: a read buffer starts as zeros */
+  if (r->data != NULL && !r->to_controller) memset(r->data, 0, r->cmd.data_len);
   int fd;
   do {
     fd = open(r->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -405,10 +408,12 @@ static void passthru_complete(napi_env env, napi_status status, void *arg) {
 }
 
 /**
- * adminPassthru(path: string, cmd: {opcode, nsid?, cdw10?..cdw15?, dataLength?, timeoutMs?}): Promise.
- * Role: validate, allocate the data Buffer, and queue the ioctl on the thread pool.
- * opcode must not move data host -> controller (bit 0 set) when dataLength > 0: the Buffer is read-only
- * from the caller's point of view. timeoutMs 0 = the kernel's admin timeout.
+ * adminPassthru(path: string, cmd: {opcode, nsid?, cdw10?..cdw15?, dataLength?, data?, timeoutMs?}): Promise.
+ * Role: validate, allocate the data Buffer (for a write: a copy of cmd.data), and queue the ioctl on the thread
+ * pool. The opcode's bit 0 (host -> controller) decides the direction, as in the NVMe specification: with bit 0
+ * set, a transfer needs cmd.data (a Buffer or TypedArray of 1 to MAX_DATA_LENGTH bytes; dataLength, if given, must
+ * be its length); with bit 0 clear, cmd.data is refused and dataLength bytes are read. Bidirectional opcodes (bits
+ * 1:0 = 11b) are refused with data. timeoutMs 0 = the kernel's admin timeout.
  */
 static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -430,9 +435,73 @@ static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
     if (!get_integer_prop(env, argv[1], "cmd", cdw_names[i], 0, UINT32_MAX, true, 0, &cdw[i])) goto fail;
   if (!get_integer_prop(env, argv[1], "cmd", "dataLength", 0, MAX_DATA_LENGTH, true, 0, &data_length)) goto fail;
   if (!get_integer_prop(env, argv[1], "cmd", "timeoutMs", 0, UINT32_MAX, true, 0, &timeout_ms)) goto fail;
-  if (data_length > 0 && ((unsigned)opcode & 1u) != 0) {
+
+  /* Host-to-controller data: cmd.data, only with an opcode whose direction bits say so. */
+  napi_value data_value;
+  napi_valuetype data_type;
+  if (!napi_ok_or_throw(env, napi_get_named_property(env, argv[1], "data", &data_value))) goto fail;
+  if (!napi_ok_or_throw(env, napi_typeof(env, data_value, &data_type))) goto fail;
+  const void *source = NULL;
+  size_t source_length = 0;
+  if (data_type != napi_undefined && data_type != napi_null) {
+    bool is_typed = false;
+    if (!napi_ok_or_throw(env, napi_is_typedarray(env, data_value, &is_typed))) goto fail;
+    if (!is_typed) {
+      throw_type(env, "cmd.data", "a Buffer or TypedArray");
+      goto fail;
+    }
+    napi_typedarray_type ta_type;
+    size_t element_count, byte_offset;
+    napi_value arraybuffer;
+    void *elements = NULL;
+    if (!napi_ok_or_throw(env, napi_get_typedarray_info(env, data_value, &ta_type, &element_count, &elements,
+                                                        &arraybuffer, &byte_offset)))
+      goto fail;
+    size_t element_size = 1;
+    switch (ta_type) {
+    case napi_int16_array:
+    case napi_uint16_array:
+      element_size = 2;
+      break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array:
+      element_size = 4;
+      break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array:
+      element_size = 8;
+      break;
+    default:
+      break;
+    }
+    source = elements;
+    source_length = element_count * element_size;
+    if ((((unsigned)opcode) & 3u) != 1u) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
+                             "cmd.data is for opcodes that transfer data host-to-controller (bits 1:0 = 01b)");
+      goto fail;
+    }
+    if (source_length == 0 || source_length > MAX_DATA_LENGTH) {
+      char message[128];
+      snprintf(message, sizeof message, "cmd.data must have 1 to %u bytes, got %zu", MAX_DATA_LENGTH, source_length);
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", message);
+      goto fail;
+    }
+    napi_value given;
+    napi_valuetype given_type;
+    if (!napi_ok_or_throw(env, napi_get_named_property(env, argv[1], "dataLength", &given))) goto fail;
+    if (!napi_ok_or_throw(env, napi_typeof(env, given, &given_type))) goto fail;
+    if (given_type != napi_undefined && data_length != (double)source_length) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "cmd.dataLength must be the length of cmd.data");
+      goto fail;
+    }
+    data_length = (double)source_length;
+    r->to_controller = true;
+  } else if (data_length > 0 && ((unsigned)opcode & 1u) != 0) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE",
-                           "cmd.opcode transfers data host-to-controller; adminPassthru only reads (use dataLength 0)");
+                           "cmd.opcode transfers data host-to-controller: pass the bytes as cmd.data");
     goto fail;
   }
 
@@ -450,6 +519,7 @@ static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
   napi_value buffer;
   void *bytes = NULL;
   if (!napi_ok_or_throw(env, napi_create_buffer(env, (size_t)data_length, &bytes, &buffer))) goto fail;
+  if (r->to_controller) memcpy(bytes, source, source_length); /* the caller may change its array meanwhile */
   if (!napi_ok_or_throw(env, napi_create_reference(env, buffer, 1, &r->data_ref))) goto fail;
   r->data = r->cmd.data_len > 0 ? bytes : NULL;
   r->cmd.addr = (uint64_t)(uintptr_t)r->data;

@@ -11,9 +11,13 @@ const ADDON_RELATIVE = path.join('build', 'Release', 'stas_native.node');
 /** Largest data transfer of {@link adminPassthru} (the kernel caps it lower, at the controller's MDTS). */
 export const MAX_ADMIN_DATA_LENGTH = 16 * 1024 * 1024;
 
-/** One NVMe admin command. Omitted fields are 0; data moves controller to host only. */
+/**
+ * One NVMe admin command. Omitted fields are 0. The opcode's direction bits decide which way data moves: bit 0
+ * clear, `dataLength` bytes are read from the controller; bits 1:0 = 01b, the bytes of `data` are sent to it (as
+ * nvme-cli does for Discovery Information Management).
+ */
 export interface AdminCommand {
-  /** Admin opcode (0-255). With dataLength > 0, bit 0 must be clear (no host-to-controller data). */
+  /** Admin opcode (0-255). */
   opcode: number;
   nsid?: number;
   cdw10?: number;
@@ -22,8 +26,16 @@ export interface AdminCommand {
   cdw13?: number;
   cdw14?: number;
   cdw15?: number;
-  /** Bytes to read from the controller, 0 to {@link MAX_ADMIN_DATA_LENGTH}. */
+  /**
+   * Bytes to read from the controller, 0 to {@link MAX_ADMIN_DATA_LENGTH} (opcode bit 0 clear). With `data`, omit
+   * it or give data's length.
+   */
   dataLength?: number;
+  /**
+   * Bytes to send to the controller (opcode bits 1:0 = 01b only), 1 to {@link MAX_ADMIN_DATA_LENGTH}; the addon
+   * copies them before the call returns.
+   */
+  data?: Uint8Array;
   /** Command timeout; 0 (default) = the kernel's admin timeout. */
   timeoutMs?: number;
 }
@@ -33,7 +45,7 @@ export interface AdminResult {
   result: number;
   /** The NVMe status field (the CQE status without the phase bit): 0 = success. */
   status: number;
-  /** dataLength bytes: what the controller transferred, zeros beyond it. */
+  /** A read: dataLength bytes, what the controller transferred, zeros beyond it. A write: the bytes sent. */
   data: Buffer;
 }
 

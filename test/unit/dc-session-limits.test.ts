@@ -96,6 +96,7 @@ test('a NUMREC lie through a kernel discovery controller (zero-filled passthroug
     claim: async () => {},
     release: async () => {},
     identify: async () => parseIdentifyController(encodeIdentifyController({ mdts: 5 })),
+    dim: async () => {},
     getLogPage: async (_device, lid, read) => {
       assert.equal(lid, LogPage.Discovery);
       reads.push(read);

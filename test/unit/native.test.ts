@@ -285,7 +285,13 @@ test('adminPassthru validates the command before any I/O', { skip }, async () =>
     [{ opcode: 6, cdw10: 2 ** 32 }, 'ERR_OUT_OF_RANGE'],
     [{ opcode: 6, nsid: 1.5 }, 'ERR_OUT_OF_RANGE'],
     [{ opcode: 6, dataLength: MAX_ADMIN_DATA_LENGTH + 1 }, 'ERR_OUT_OF_RANGE'],
-    [{ opcode: 0x09, dataLength: 512 }, 'ERR_OUT_OF_RANGE'], // Set Features: host-to-controller data
+    [{ opcode: 0x09, dataLength: 512 }, 'ERR_OUT_OF_RANGE'], // host-to-controller opcode without cmd.data
+    [{ opcode: 0x06, data: Buffer.alloc(8) }, 'ERR_OUT_OF_RANGE'], // cmd.data with a controller-to-host opcode
+    [{ opcode: 0x03, data: Buffer.alloc(8) }, 'ERR_OUT_OF_RANGE'], // bidirectional opcode (bits 1:0 = 11b)
+    [{ opcode: 0x21, data: Buffer.alloc(0) }, 'ERR_OUT_OF_RANGE'], // empty data
+    [{ opcode: 0x21, data: Buffer.alloc(8), dataLength: 4 }, 'ERR_OUT_OF_RANGE'], // length mismatch
+    [{ opcode: 0x21, data: 'abcd' }, 'ERR_INVALID_ARG_TYPE'],
+    [{ opcode: 0x21, data: new ArrayBuffer(8) }, 'ERR_INVALID_ARG_TYPE'],
     [{ opcode: 6, timeoutMs: '5' }, 'ERR_INVALID_ARG_TYPE'],
     [null, 'ERR_INVALID_ARG_TYPE'],
   ];
@@ -296,6 +302,16 @@ test('adminPassthru validates the command before any I/O', { skip }, async () =>
   await rejectsWith(adminPassthru(42 as unknown as string, { opcode: 6 }), 'ERR_INVALID_ARG_TYPE');
   // a data-less command with a write-direction opcode is allowed (it reaches the ioctl)
   await rejectsWith(adminPassthru('/dev/null', { opcode: 0x09, cdw10: 0x80 }), 'ENOTTY');
+  // host-to-controller data (DIM, Set Features with a buffer) reaches the ioctl too, any TypedArray view
+  await rejectsWith(adminPassthru('/dev/null', { opcode: 0x21, data: Buffer.alloc(1024) }), 'ENOTTY');
+  await rejectsWith(
+    adminPassthru('/dev/null', {
+      opcode: 0x09,
+      data: new Uint32Array(4) as unknown as Uint8Array,
+      dataLength: 16,
+    }),
+    'ENOTTY',
+  );
 });
 
 test('uevent socket: open, watch, ref/unref, close (idempotent), argument checks', { skip }, () => {

@@ -1,7 +1,8 @@
 /**
  * Kernel-hosted discovery controllers without a kernel: the host choice and adoption rules (pure), the kernel DC
  * session against a fake kernel (adopt or connect, ownership, uevents, loss, delete only what stafd made), the
- * runner on top of it (DIM skipped, persistent-connections), and the last-known config record of the device.
+ * runner on top of it (DIM over the passthrough, persistent-connections), and the last-known config record of the
+ * device.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -9,18 +10,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  DIM_UNSUPPORTED,
-  KernelDcHost,
-  type KernelDcPorts,
-} from '../../src/adapters/kernel/discovery-session.js';
+import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/discovery-session.js';
 import type { ControllerEntry } from '../../src/core/config/controller-line.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import { buildConnectOptions, type ConnectRequest } from '../../src/core/connect-options.js';
 import type { KernelController } from '../../src/core/kernel-controller.js';
 import type { InterfaceMap } from '../../src/core/match.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
-import { LogPage } from '../../src/core/nvme/commands.js';
+import { DimTask, LogPage } from '../../src/core/nvme/commands.js';
+import { type DecodedDim, decodeDim } from '../../src/core/nvme/dim.js';
 import { encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';
 import type { LogPageRead } from '../../src/core/nvme/discovery-log-read.js';
 import { DcType, encodeIdentifyController, parseIdentifyController } from '../../src/core/nvme/identify.js';
@@ -132,6 +130,9 @@ class FakeKernel implements KernelDcPorts {
   handlers: Parameters<KernelDcPorts['watch']>[0] | undefined;
   next = 3;
   dctype: number = DcType.ddc;
+  /** DIM commands as the controller received them (the payload decoded), per device. */
+  dims: { device: string; task: number; dim: DecodedDim }[] = [];
+  dimFails = false;
 
   async scan() {
     return [...this.controllers];
@@ -186,6 +187,10 @@ class FakeKernel implements KernelDcPorts {
     const out = Buffer.alloc(read.length);
     log.copy(out, 0, read.offset, Math.min(log.length, read.offset + read.length));
     return out;
+  }
+  async dim(device: string, task: number, payload: Uint8Array) {
+    if (this.dimFails) throw new Error('Discovery Information Management failed: Invalid Field in Command');
+    this.dims.push({ device, task, dim: decodeDim(payload) });
   }
   watch(h: Parameters<KernelDcPorts['watch']>[0]) {
     if (this.watchError) throw this.watchError;
@@ -243,11 +248,29 @@ test('kernel DC session: connects a discovery controller when the kernel has non
   );
   assert.equal(k.owners_.get('nvme3'), 'stas');
   assert.equal(k.watching, 1, 'uevents watched while a session exists');
-  assert.equal(s.dimUnsupported, DIM_UNSUPPORTED);
-  await assert.rejects(s.dim(), /DIM/);
+  // DIM goes through the passthrough (host-to-controller) and is withdrawn before the controller is deleted
+  const reg = {
+    hostNqn: HOST,
+    hostId: Buffer.from(HOSTID.replace(/-/g, ''), 'hex'),
+    symname: 'sym',
+    ename: 'host',
+    ever: 'Linux',
+    trtype: 1,
+    adrfam: 1,
+  };
+  await s.dim(DimTask.Register, reg);
+  assert.deepEqual(
+    k.dims.map((d) => [d.device, d.task, d.dim.entries[0]?.nqn]),
+    [['nvme3', DimTask.Register, HOST]],
+  );
   const closed = once(s, 'close');
   await s.close();
   assert.deepEqual(await closed, [undefined]);
+  assert.deepEqual(
+    k.dims.map((d) => d.task),
+    [DimTask.Register, DimTask.Deregister],
+    'deregistered before the delete',
+  );
   assert.deepEqual(k.disconnects, ['nvme3']);
   assert.equal(k.owners_.has('nvme3'), false, 'registry entry released');
   assert.equal(k.watching, 0, 'watch stopped with the last session');
@@ -381,7 +404,7 @@ function runner(k: FakeKernel, logs: string[]) {
   });
 }
 
-test('runner on a kernel DC: reads the log, re-reads on the AEN uevent, skips DIM once, stop keeps or deletes', async (t) => {
+test('runner on a kernel DC: registers with a CDC (DIM), reads the log, re-reads on the AEN uevent, stop keeps or deletes', async (t) => {
   // The runner's timers are unref'd and the fake kernel has no handles: keep the event loop alive meanwhile.
   const alive = setInterval(() => {}, 1000);
   t.after(() => clearInterval(alive));
@@ -397,24 +420,35 @@ test('runner on a kernel DC: reads the log, re-reads on the AEN uevent, skips DI
   assert.equal(r.device, 'nvme3');
   assert.equal(r.ownedDevice, 'nvme3');
   assert.equal(r.dctype, 'cdc');
-  assert.equal(r.registered, false);
+  assert.equal(r.registered, true, 'DIM over the kernel DC');
+  assert.deepEqual(
+    k.dims.map((d) => [d.device, d.task, d.dim.entries[0]?.nqn]),
+    [['nvme3', DimTask.Register, HOST]],
+  );
   assert.equal(k.connects[0]!.ctrlLossTmo, 600);
-  assert.equal(logs.filter((l) => l.includes('Not registering with the CDC')).length, 1);
+  assert.equal(logs.filter((l) => l.includes('Not registering with the CDC')).length, 0);
   k.setLog('nvme3', [1, 2]);
   const second = once(r, 'logPages');
   k.event({ kind: 'aen', device: 'nvme3', aen: 0x70f002 });
   assert.equal((await second)[0].length, 2);
-  // the kernel lost it: the runner reconnects (a new controller), the DIM warning is not repeated
+  // the kernel lost it: the runner reconnects (a new controller) and registers through it
   k.remove('nvme3');
   const third = once(r, 'logPages');
   k.setLog('nvme4', [7]);
   k.event({ kind: 'remove', device: 'nvme3' });
   await third;
   assert.equal(r.device, 'nvme4');
-  assert.equal(logs.filter((l) => l.includes('Not registering with the CDC')).length, 1);
-  // persistent-connections: stop keeps the controller and the record of owning it
+  assert.deepEqual(
+    k.dims.map((d) => [d.device, d.task]),
+    [
+      ['nvme3', DimTask.Register],
+      ['nvme4', DimTask.Register],
+    ],
+  );
+  // persistent-connections: stop keeps the controller, the record of owning it and the registration
   await r.stop({ keep: true });
   assert.deepEqual(k.disconnects, []);
+  assert.equal(k.dims.length, 2, 'a kept controller stays registered');
   assert.equal(r.ownedDevice, 'nvme4');
   assert.equal(r.device, undefined);
 
@@ -428,6 +462,14 @@ test('runner on a kernel DC: reads the log, re-reads on the AEN uevent, skips DI
   assert.equal(k.connects.length, 2, 'no new connect');
   await r2.stop();
   assert.deepEqual(k.disconnects, ['nvme4']);
+  assert.deepEqual(
+    k.dims.slice(2).map((d) => [d.device, d.task]),
+    [
+      ['nvme4', DimTask.Register],
+      ['nvme4', DimTask.Deregister],
+    ],
+    'registered again after adoption, deregistered before the delete',
+  );
   assert.equal(r2.ownedDevice, undefined);
 });
 

@@ -1,24 +1,26 @@
 /**
- * Discovery controllers carried by the kernel's NVMe host (rdma, fc, loop, and tcp with kernel-discovery=true),
- * behind the same session interface as stafd's userspace NVMe/TCP host:
+ * Discovery controllers carried by the kernel's NVMe host (every transport by default; tcp goes to stafd's userspace
+ * host only with kernel-discovery=false), behind the same session interface as stafd's userspace NVMe/TCP host:
  *
  * - connect: adopt an existing kernel discovery controller to the same DC (one sysfs scan, nvme-stas' reuse
  *   rules) or write a discovery connect to /dev/nvme-fabrics (validated option string, with keep_alive_tmo so the
  *   kernel keeps the DC alive and receives its AENs) and claim it in the ownership registry;
- * - Identify, Supported Log Pages and the consistent discovery log read through the admin passthrough ioctl;
+ * - Identify, Supported Log Pages and the consistent discovery log read through the admin passthrough ioctl (the
+ *   read ends with RAE cleared, so the controller sends the next change notice);
+ * - DIM (register with a CDC) through the same ioctl, data host-to-controller; a registration is withdrawn
+ *   (deregister) before stafd deletes the controller, and stays while the controller is kept;
  * - change notices from the kernel's uevents (`NVME_AEN=0x70f002` on nvmeN, sent by nvme_aen_uevent() once
  *   nvme_handle_aen_notice() saw a Discovery Log Page Change); `NVME_EVENT=connected|rediscover` (the kernel
  *   reconnected by itself) asks for a re-read; `remove` (or a device gone after an event overflow) ends the
  *   session so the runner reconnects;
  * - close: delete the controller only if stafd created it; release: leave it in place (persistent-connections).
- *
- * DIM is not available: it sends data host-to-controller, and the native passthrough only reads.
  */
 import { EventEmitter } from 'node:events';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import type { KernelController } from '../../core/kernel-controller.js';
 import type { InterfaceMap } from '../../core/match.js';
-import { parseAsyncEvent } from '../../core/nvme/commands.js';
+import { DimTask, parseAsyncEvent } from '../../core/nvme/commands.js';
+import { type DimHostRegistration, encodeDimRegistration } from '../../core/nvme/dim.js';
 import {
   type DiscoveryLog,
   type DiscoveryLogReadOptions,
@@ -32,7 +34,7 @@ import type { NvmeEvent } from '../../core/uevent.js';
 import type { DcConnectOptions, DcSession, DcSessionEvents } from '../dc-session.js';
 import { localInterfaces } from '../net-interfaces.js';
 import { type Connected, KernelFabrics } from './fabrics.js';
-import { identifyController, kernelGetLogPage } from './passthrough.js';
+import { identifyController, kernelDim, kernelGetLogPage } from './passthrough.js';
 import { claim, readOwners, release, STAS_OWNER } from './registry.js';
 import { readController, scanControllers } from './sysfs.js';
 import { UeventMonitor } from './uevents.js';
@@ -49,6 +51,8 @@ export interface KernelDcPorts {
   release(device: string): Promise<void>;
   identify(device: string): Promise<IdentifyController>;
   getLogPage(device: string, lid: number, read: LogPageRead): Promise<Uint8Array>;
+  /** Discovery Information Management: `payload` host-to-controller. */
+  dim(device: string, task: (typeof DimTask)[keyof typeof DimTask], payload: Uint8Array): Promise<void>;
   /** Starts delivering kernel uevents; throws when they are unavailable. Returns the stop function. */
   watch(handlers: {
     event: (e: NvmeEvent) => void;
@@ -74,6 +78,7 @@ export function systemKernelDcPorts(
     release: (device) => release(device, opts.registryDir),
     identify: (device) => identifyController(device),
     getLogPage: (device, lid, read) => kernelGetLogPage(device, lid, read),
+    dim: (device, task, payload) => kernelDim(device, task, payload),
     watch: (h) => {
       const m = new UeventMonitor();
       m.on('nvme', h.event);
@@ -90,9 +95,6 @@ type Log = (level: 'debug' | 'info' | 'warning' | 'error', message: string) => v
 
 /** States of a controller that is on its way out. */
 const GOING = new Set(['deleting', 'deleting (no IO)', 'dead']);
-
-export const DIM_UNSUPPORTED =
-  'DIM is not sent on kernel discovery controllers (it needs a host-to-controller passthrough; stafd only reads)';
 
 /** Kernel DC sessions of one stafd, sharing one uevent watch. */
 export class KernelDcHost {
@@ -226,8 +228,9 @@ export class KernelDcHost {
 /** One discovery controller carried by the kernel (/dev/nvmeN). */
 export class KernelDcSession extends EventEmitter<DcSessionEvents> implements DcSession {
   identify!: IdentifyController;
-  readonly dimUnsupported = DIM_UNSUPPORTED;
   private closed = false;
+  /** What this host registered with the CDC (DIM), withdrawn before stafd deletes the controller. */
+  private registration: DimHostRegistration | undefined;
 
   constructor(
     private readonly host: KernelDcHost,
@@ -288,8 +291,15 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
     return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
   }
 
-  async dim(): Promise<void> {
-    throw new Error(DIM_UNSUPPORTED);
+  /** Discovery Information Management (TP8010) through the passthrough ioctl, as nvme-cli's `nvme dim` sends it. */
+  async dim(task: (typeof DimTask)[keyof typeof DimTask], reg: DimHostRegistration): Promise<void> {
+    if (this.closed) throw new Error(`session of ${this.device} is closed`);
+    try {
+      await this.host.ports.dim(this.device, task, encodeDimRegistration(reg));
+    } catch (e) {
+      return this.check(e);
+    }
+    this.registration = task === DimTask.Deregister ? undefined : reg;
   }
 
   private detach(): boolean {
@@ -299,8 +309,15 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
     return true;
   }
 
-  /** Ends the session; deletes the kernel controller only if stafd created it. */
+  /** Ends the session; deletes the kernel controller only if stafd created it (deregistering first). */
   async close(): Promise<void> {
+    if (this.created && this.registration && !this.closed) {
+      try {
+        await this.dim(DimTask.Deregister, this.registration);
+      } catch {
+        // The CDC ages the registration out; closing goes on.
+      }
+    }
     if (!this.detach()) return;
     try {
       if (this.created) {

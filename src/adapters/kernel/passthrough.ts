@@ -1,9 +1,10 @@
 /**
  * Admin commands to a kernel-connected controller (/dev/nvmeN) through the NVMe passthrough ioctl (native addon,
- * thread pool): Identify and the consistent Discovery Log Page read, for discovery controllers the kernel owns
- * (rdma, fc, loop, and persistent DC connections).
+ * thread pool): Identify, the consistent Discovery Log Page read and Discovery Information Management (data
+ * host-to-controller), for the discovery controllers the kernel carries.
  */
 import {
+  type DimTask,
   describeStatus,
   getLogPageCommand,
   IDENTIFY_DATA_LENGTH,
@@ -83,6 +84,26 @@ export async function kernelGetLogPage(
   });
   if (r.status !== 0) throw new PassthroughStatusError(`Get Log Page 0x${lid.toString(16)}`, r.status);
   return r.data;
+}
+
+/**
+ * Discovery Information Management (TP8010) through a kernel discovery controller: the registration payload goes
+ * host-to-controller (opcode 0x21), CDW10 holds the task, as nvme-cli's `nvme dim` sends it.
+ */
+export async function kernelDim(
+  device: string,
+  task: (typeof DimTask)[keyof typeof DimTask],
+  payload: Uint8Array,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const r = await adminPassthru(devicePath(device), {
+    opcode: Opcode.DiscoveryInfoMgmt,
+    nsid: 0,
+    cdw10: task & 0xf,
+    data: payload,
+    timeoutMs,
+  });
+  if (r.status !== 0) throw new PassthroughStatusError('Discovery Information Management', r.status);
 }
 
 /** The discovery log of a kernel discovery controller, with the same consistent-read algorithm as userspace. */
