@@ -229,11 +229,40 @@ const EXCLUDE_DOC =
   'Controllers not to connect to, repeatable. Same syntax as controller= (host-traddr does not apply). Minimal ' +
   'match: a controller is excluded when it has every field of an exclude= entry. Takes precedence over controller=.';
 
-const controllersSection = (nqnDoc: string): SectionSpec => ({
+/** What dhchap-secret and dhchap-ctrl-secret are (both daemons); each adds who authenticates. */
+const DHCHAP_DOC =
+  "dhchap-secret is the host's DH-HMAC-CHAP secret (NVMe in-band authentication) for this controller: " +
+  'DHHC-1:<hh>:<base64>: as nvme gen-dhchap-key prints it (hh 00: used as is; 01, 02, 03: transformed with ' +
+  'SHA-256, SHA-384, SHA-512). Without it the host key of sys.conf (key) is used. dhchap-ctrl-secret is the ' +
+  "controller's secret, for bidirectional authentication: the controller must prove its identity with it.";
+const STAFD_DHCHAP_DOC =
+  `${DHCHAP_DOC} On tcp with kernel-discovery=false, stafd's own NVMe/TCP host authenticates, right after ` +
+  'Connect, when the Discovery Controller asks for it (hashes SHA-256, SHA-384, SHA-512; DH groups NULL and ' +
+  'ffdhe2048 to ffdhe8192). It refuses the connection when the controller asks but no secret is configured, ' +
+  'rejects the secret, fails to prove its identity or replays a challenge, and when the controller does not ask ' +
+  'at all while dhchap-ctrl-secret is set. Kernel Discovery Controllers (rdma, fc, loop, and tcp with ' +
+  'kernel-discovery=true) get the secrets as the kernel options dhchap_secret and dhchap_ctrl_secret, and the ' +
+  'kernel authenticates, only when the controller asks (Linux 6.1). A Linux 6.1 target (nvmet) never asks a ' +
+  'Discovery Controller to authenticate. TLS is not supported. Secrets are never logged nor shown over D-Bus.';
+const STACD_DHCHAP_DOC =
+  `${DHCHAP_DOC} The host key also applies to the I/O Controllers of discovery log pages. stacd passes the ` +
+  'secrets to the kernel (connect options dhchap_secret and dhchap_ctrl_secret), which authenticates when the ' +
+  'I/O Controller asks for it; Linux 6.1 connects without authenticating to a controller that does not ask, ' +
+  'dhchap-ctrl-secret or not. A connect the kernel refuses while a secret is configured is logged once as an ' +
+  'authentication failure naming the controller (the kernel log says why) and retried with the usual backoff ' +
+  '(3 s, then every 60 s). TLS is not supported. Secrets are never logged nor shown over D-Bus.';
+
+const controllersSection = (nqnDoc: string, authDoc: string): SectionSpec => ({
   name: 'Controllers',
   doc: 'Manually configured controllers and exclusions.',
   options: [
-    { key: 'controller', type: 'controller', default: null, multi: true, doc: `${CONTROLLER_DOC} ${nqnDoc}` },
+    {
+      key: 'controller',
+      type: 'controller',
+      default: null,
+      multi: true,
+      doc: `${CONTROLLER_DOC} ${nqnDoc} ${authDoc}`,
+    },
     { key: 'exclude', type: 'exclude', default: null, multi: true, doc: EXCLUDE_DOC },
     {
       key: 'blacklist',
@@ -343,7 +372,10 @@ export const STAFD_SCHEMA: ConfigSchema = {
         ),
       ],
     },
-    controllersSection(`nqn defaults to the well-known discovery NQN (${WELL_KNOWN_DISC_NQN}).`),
+    controllersSection(
+      `nqn defaults to the well-known discovery NQN (${WELL_KNOWN_DISC_NQN}).`,
+      STAFD_DHCHAP_DOC,
+    ),
   ],
 };
 
@@ -409,7 +441,7 @@ export const STACD_SCHEMA: ConfigSchema = {
         },
       ],
     },
-    controllersSection('nqn is mandatory.'),
+    controllersSection('nqn is mandatory.', STACD_DHCHAP_DOC),
   ],
 };
 
@@ -429,7 +461,12 @@ export const SYS_SCHEMA: ConfigSchema = {
           type: 'string',
           default: 'file:///etc/nvme/hostkey',
           secret: true,
-          doc: 'Host DH-HMAC-CHAP secret (optional).',
+          doc:
+            'Host DH-HMAC-CHAP secret (optional): DHHC-1:<hh>:<base64>: as nvme gen-dhchap-key prints it. The ' +
+            "host's secret for NVMe in-band authentication on every connection without a dhchap-secret of its own " +
+            '(a controller= line with one wins): the Discovery Controllers of stafd and the I/O Controllers of ' +
+            'stacd, configured or discovered. Linux 6.1 takes a transformed secret (01, 02, 03) only as long as ' +
+            'its hash (32, 48, 64 bytes), as nvme gen-dhchap-key makes it.',
         },
         {
           key: 'symname',
