@@ -1,5 +1,7 @@
 # Install stas into $(DESTDIR)$(PREFIX) (e.g. make install PREFIX=/usr DESTDIR=/tmp/root for a package).
-# Build first: npm ci (compiles TypeScript and the native addon): `make` does it.
+# Build first: `make` (npm ci: the locked packages and the native addon; npm run build: TypeScript, then one
+# bundle per program in dist/bundle/ with dbus-next inlined). `make install` only copies files: no registry, no
+# node_modules. `make deb` builds dist/stas_<version>_<arch>.deb (packaging/deb/).
 PREFIX ?= /usr/local
 DESTDIR ?=
 SYSCONFDIR ?= /etc
@@ -10,26 +12,33 @@ UNITDIR ?= $(PREFIX)/lib/systemd/system
 DBUSDIR := $(PREFIX)/share/dbus-1/system.d
 MANDIR := $(PREFIX)/share/man
 COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
+DOCDIR := $(PREFIX)/share/doc/stas
+DEBDIR ?= dist
+BUNDLE ?= dist/bundle
 NODE ?= /usr/bin/node
 
-.PHONY: all install uninstall
+.PHONY: all install uninstall deb
 
 all:
 	npm ci --no-audit --no-fund
 	npm run --silent build
 
 install:
-	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
+	@test -f $(BUNDLE)/stafd.mjs -a -f build/Release/stas_native.node || \
+	  { echo 'make install: dist/bundle/ or the native addon is missing: run make first' >&2; exit 1; }
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(UNITDIR) \
 	  $(DESTDIR)$(DBUSDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(SYSCONFDIR)/stas $(DESTDIR)$(COMPLETIONDIR)
-	cp -r dist/src package.json $(DESTDIR)$(LIBDIR)/
-	install -D -m 0755 build/Release/stas_native.node $(DESTDIR)$(LIBDIR)/build/Release/stas_native.node
-	cd $(DESTDIR)$(LIBDIR) && npm install --omit=dev --ignore-scripts --no-audit --no-fund --no-package-lock >/dev/null
+	  $(DESTDIR)$(SYSCONFDIR)/stas $(DESTDIR)$(COMPLETIONDIR) $(DESTDIR)$(DOCDIR)
+	rm -rf $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(BUNDLE)/*.mjs $(DESTDIR)$(LIBDIR)/
+	install -m 0644 build/Release/stas_native.node $(DESTDIR)$(LIBDIR)/stas_native.node
+	install -m 0644 $(BUNDLE)/THIRD-PARTY-LICENSES $(DESTDIR)$(DOCDIR)/
 	for p in stafd stacd; do \
-	  printf '#!/bin/sh\nexec %s %s/src/cli/%s.js "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(SBINDIR)/$$p; \
+	  printf '#!/bin/sh\nexec %s %s/%s.mjs "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(SBINDIR)/$$p; \
 	  chmod 0755 $(DESTDIR)$(SBINDIR)/$$p; done
 	for p in stafctl stacctl stasadm; do \
-	  printf '#!/bin/sh\nexec %s %s/src/cli/%s.js "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(BINDIR)/$$p; \
+	  printf '#!/bin/sh\nexec %s %s/%s.mjs "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(BINDIR)/$$p; \
 	  chmod 0755 $(DESTDIR)$(BINDIR)/$$p; done
 	for u in etc/systemd/*; do \
 	  sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' $$u > $(DESTDIR)$(UNITDIR)/$$(basename $$u); done
@@ -42,7 +51,12 @@ install:
 	if [ -d etc/bash-completion ]; then install -m 0644 etc/bash-completion/* $(DESTDIR)$(COMPLETIONDIR)/; fi
 
 uninstall:
-	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(DOCDIR)
 	rm -f $(DESTDIR)$(SBINDIR)/stafd $(DESTDIR)$(SBINDIR)/stacd $(DESTDIR)$(BINDIR)/stafctl $(DESTDIR)$(BINDIR)/stacctl $(DESTDIR)$(BINDIR)/stasadm
 	rm -f $(DESTDIR)$(UNITDIR)/stafd.service $(DESTDIR)$(UNITDIR)/stacd.service $(DESTDIR)$(UNITDIR)/stas-config@.service $(DESTDIR)$(UNITDIR)/stas-config.target
 	rm -f $(DESTDIR)$(DBUSDIR)/org.nvmexpress.staf.conf $(DESTDIR)$(DBUSDIR)/org.nvmexpress.stac.conf
+
+# A Debian package of what `make install` installs (PREFIX=/usr), with conffiles and maintainer scripts.
+deb:
+	@test -f $(BUNDLE)/stafd.mjs || { echo 'make deb: run make first' >&2; exit 1; }
+	BUNDLE=$(BUNDLE) bash packaging/deb/build.sh $(DEBDIR)

@@ -20,10 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y --no-install-recommends python3 make g++
 fi
 
-# D-Bus and Avahi for the daemon tests (a private dbus-daemon, a real avahi-daemon in a network namespace).
+# D-Bus and Avahi for the daemon tests (a private dbus-daemon, a real avahi-daemon in a network namespace);
+# dpkg-dev (dpkg-shlibdeps) for `make deb`, init-system-helpers (deb-systemd-helper) for its maintainer scripts.
 pkgs=()
 for pair in dbus-daemon:/usr/bin/dbus-daemon systemd:/usr/bin/busctl avahi-daemon:/usr/sbin/avahi-daemon \
-  avahi-utils:/usr/bin/avahi-publish iproute2:/usr/sbin/ip util-linux:/usr/bin/unshare; do
+  avahi-utils:/usr/bin/avahi-publish iproute2:/usr/sbin/ip util-linux:/usr/bin/unshare \
+  dpkg-dev:/usr/bin/dpkg-shlibdeps binutils:/usr/bin/strip init-system-helpers:/usr/bin/deb-systemd-helper; do
   [ -x "${pair#*:}" ] || pkgs+=("${pair%%:*}")
 done
 if [ ${#pkgs[@]} -gt 0 ]; then

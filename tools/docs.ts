@@ -134,7 +134,7 @@ interface ProgramDoc {
 
 const DAEMON_OPTIONS: [string, string][] = [
   ['-h, --help', 'Print the help text and exit.'],
-  ['-v, --version', 'Print the version and exit.'],
+  ['-v, --version', `Print the program's name and version, "stas ${VERSION}", and exit.`],
   ['-f FILE, --conf-file=FILE', 'Configuration file (default /etc/stas/<daemon>.conf).'],
   ['-s, --syslog', 'Log with journald/syslog priority prefixes instead of plain lines.'],
   ['--tron', 'Trace ON: debug messages.'],

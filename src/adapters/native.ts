@@ -95,15 +95,22 @@ export class NativeAddonError extends Error {
   }
 }
 
+/** The addon's file name next to the bundled program (`make install`: PREFIX/lib/stas/stas_native.node). */
+const ADDON_BESIDE = 'stas_native.node';
+
 /**
- * Where the addon should be: $STAS_NATIVE_ADDON if set, otherwise build/Release/stas_native.node in the
- * package root, i.e. the nearest ancestor of this module with a package.json (this file runs as
- * dist/src/adapters/native.js, or as src/adapters/native.ts under a TypeScript loader).
+ * Where the addon should be: $STAS_NATIVE_ADDON if set; else stas_native.node beside this module, where
+ * `make install` puts it next to the bundled program (tools/bundle.ts: this module is then a chunk in
+ * PREFIX/lib/stas/); otherwise build/Release/stas_native.node in the package root, i.e. the nearest ancestor of
+ * this module with a package.json (this file runs as dist/src/adapters/native.js, as a chunk in dist/bundle/, or
+ * as src/adapters/native.ts under a TypeScript loader).
  */
 export function nativeAddonPath(): string {
   const fromEnv = process.env[NATIVE_ADDON_ENV];
   if (fromEnv) return path.resolve(fromEnv);
   const here = path.dirname(fileURLToPath(import.meta.url));
+  const beside = path.join(here, ADDON_BESIDE);
+  if (fs.existsSync(beside)) return beside;
   for (let dir = here; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, 'package.json'))) return path.join(dir, ADDON_RELATIVE);
     if (path.dirname(dir) === dir) return path.resolve(here, '..', '..', '..', ADDON_RELATIVE);

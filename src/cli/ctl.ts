@@ -4,7 +4,7 @@ import type { MessageBus } from 'dbus-next/index.js';
 import type { TidArgs } from '../adapters/dbus/clients.js';
 import { openSystemBus } from '../adapters/dbus/service.js';
 import { type PyValue, pformat, pyLen } from '../core/pprint.js';
-import { VERSION } from '../version.js';
+import { VERSION_TEXT } from '../version.js';
 import { parseStrict, splitCommand, UsageError } from './argv.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -222,7 +222,7 @@ export async function ctlMain<C>(p: CtlProgram<C>, argv: readonly string[]): Pro
       return EXIT_OK;
     }
     if (global['version']) {
-      process.stdout.write(`nvme-stas ${VERSION}\n`);
+      process.stdout.write(VERSION_TEXT);
       return EXIT_OK;
     }
     if (split.command === undefined) {

@@ -6,7 +6,7 @@ import { writeFileAtomic } from '../adapters/atomic-file.js';
 import { readRegularFileSync } from '../adapters/config-file.js';
 import { setIniOption } from '../core/config/ini-edit.js';
 import { hostNqnFromUuid, isUuid, uuidFromMachineId, uuidFromSmbiosProductUuid } from '../core/host-nqn.js';
-import { VERSION } from '../version.js';
+import { VERSION_TEXT } from '../version.js';
 import { parseStrict, splitCommand, UsageError } from './argv.js';
 
 const PROG = 'stasadm';
@@ -87,7 +87,7 @@ export function main(argv: readonly string[]): number {
       return 0;
     }
     if (g.version) {
-      process.stdout.write(`nvme-stas ${VERSION}\n`);
+      process.stdout.write(VERSION_TEXT);
       return 0;
     }
     if (command === undefined) {

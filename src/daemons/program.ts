@@ -13,7 +13,7 @@ import { parseStrict, UsageError } from '../cli/argv.js';
 import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
 import type { HostIdentity } from '../core/host-identity.js';
 import { describeListen, type MetricsListen, parseMetricsListen } from '../core/metrics.js';
-import { VERSION } from '../version.js';
+import { VERSION_TEXT } from '../version.js';
 import { createLogger, type Logger } from './logger.js';
 import { daemonSignals, type SignalRouter } from './signals.js';
 
@@ -77,7 +77,7 @@ export function startDaemon<C extends { tron: boolean }>(
     return 0;
   }
   if (values['version']) {
-    process.stdout.write(`nvme-stas ${VERSION}\n`);
+    process.stdout.write(VERSION_TEXT);
     return 0;
   }
   if (typeof values['idl'] === 'string') {

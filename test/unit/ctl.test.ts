@@ -104,8 +104,8 @@ describe('command line (no daemon needed)', () => {
       assert.equal(r.code, 1);
       assert.match(r.stdout, new RegExp(`^usage: ${name} \\[-h\\] \\[-v\\]`));
       assert.equal(r.stderr, '');
-      assert.deepEqual(await run(prog, ['-v']), { code: 0, stdout: 'nvme-stas 0.1.0\n', stderr: '' });
-      assert.equal((await run(prog, ['--version', 'ls'])).stdout, 'nvme-stas 0.1.0\n');
+      assert.deepEqual(await run(prog, ['-v']), { code: 0, stdout: 'stas 0.1.0\n', stderr: '' });
+      assert.equal((await run(prog, ['--version', 'ls'])).stdout, 'stas 0.1.0\n');
       const h = await run(prog, ['--help']);
       assert.equal(h.code, 0);
       assert.match(h.stdout, /exit status:\n {2}0 {2}success\n {2}1 {2}error: .*\n.*\n {2}2 {2}usage error/);

@@ -1,73 +1,157 @@
-// `make install` into a scratch root, then the installed programs run from there (stafd against a private bus).
+// `make install` into a scratch root: offline (npm is never run), exactly the bundled programs, the native addon and
+// the files around them; then the installed programs run from there: --version, stafd on a private bus, and a
+// SIGTERM while the installed stafd is still loading its program chunk (the bundle keeps the signal-first start).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stafClient } from '../../src/adapters/dbus/clients.js';
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
+import { VERSION } from '../../src/version.js';
+import { until } from '../support/daemon-process.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+/** The bundles of the tree this test was compiled into (dist/bundle/ for npm run build). */
+const BUNDLE = fileURLToPath(new URL('../../bundle/', import.meta.url));
+const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
+const HOSTID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 const skip = !existsSync(join(ROOT, 'build/Release/stas_native.node'))
   ? 'native addon not built'
-  : !haveDbusDaemon()
-    ? 'no dbus-daemon'
+  : !existsSync(join(BUNDLE, 'stafd.mjs'))
+    ? 'no bundle (node dist/tools/bundle.js)'
     : false;
+const PROGRAMS = ['stafd', 'stacd', 'stafctl', 'stacctl', 'stasadm'];
 
-test('make install PREFIX/SYSCONFDIR into a scratch root; the installed stafd runs and serves D-Bus', {
-  skip,
-  timeout: 180_000,
-}, async (t) => {
-  const root = mkdtempSync(join(tmpdir(), 'stas-install-'));
+/** `make install` with an npm on PATH that fails: an install that ran npm (the registry) would fail. */
+function makeInstall(root: string): void {
+  const bin = join(root, 'no-npm');
+  mkdirSync(bin, { recursive: true });
+  for (const tool of ['npm', 'npx', 'node-gyp']) {
+    writeFileSync(join(bin, tool), '#!/bin/sh\necho "make install ran $0" >&2\nexit 97\n');
+    chmodSync(join(bin, tool), 0o755);
+  }
   execFileSync(
     'make',
-    ['-s', 'install', `PREFIX=${root}/usr`, `SYSCONFDIR=${root}/etc`, `NODE=${process.execPath}`],
-    { cwd: ROOT, stdio: 'pipe' },
+    [
+      '-s',
+      'install',
+      `BUNDLE=${BUNDLE}`,
+      `PREFIX=${root}/usr`,
+      `SYSCONFDIR=${root}/etc`,
+      `NODE=${process.execPath}`,
+    ],
+    { cwd: ROOT, stdio: 'pipe', env: { ...process.env, PATH: `${bin}:${process.env['PATH']}` } },
   );
+}
+
+/** A scratch root, removed after the test. */
+function scratch(t: { after: (fn: () => void) => void }): string {
+  const root = mkdtempSync(join(tmpdir(), 'stas-install-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  return root;
+}
+
+function listTree(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listTree(join(dir, e.name), `${prefix}${e.name}/`) : [`${prefix}${e.name}`],
+  );
+}
+
+test('make install is offline and installs the bundled programs, the addon and nothing else in lib/stas', {
+  skip,
+  timeout: 120_000,
+}, (t) => {
+  const root = scratch(t);
+  makeInstall(root);
   for (const f of [
     'usr/sbin/stafd',
     'usr/sbin/stacd',
     'usr/bin/stafctl',
     'usr/bin/stacctl',
     'usr/bin/stasadm',
-    'usr/lib/stas/build/Release/stas_native.node',
-    'usr/lib/stas/node_modules/dbus-next/package.json',
     'usr/share/dbus-1/system.d/org.nvmexpress.staf.conf',
     'usr/share/man/man8/stafd.8',
     'usr/share/man/man5/stacd.conf.5',
+    'usr/share/doc/stas/THIRD-PARTY-LICENSES',
     'etc/stas/stafd.conf',
     'etc/stas/stacd.conf',
   ]) {
     assert.ok(existsSync(join(root, f)), f);
   }
+  // lib/stas: one module per program, the shared chunks, the addon; no node_modules, no package.json.
+  const lib = readdirSync(join(root, 'usr/lib/stas')).sort();
+  assert.deepEqual(
+    lib,
+    readdirSync(BUNDLE)
+      .filter((f) => f.endsWith('.mjs'))
+      .concat('stas_native.node')
+      .sort(),
+  );
+  for (const p of PROGRAMS) assert.ok(lib.includes(`${p}.mjs`), `${p}.mjs`);
+  assert.deepEqual(
+    listTree(join(root, 'usr/lib/stas')).filter((f) => !/^[\w-]+\.mjs$|^stas_native\.node$/.test(f)),
+    [],
+  );
+  // dbus-next is inlined, with the xml2js the lock file pins (the advisory is fixed from 0.5).
+  const inlined = lib.map((f) => readFileSync(join(root, 'usr/lib/stas', f), 'latin1')).join('\n');
+  assert.match(inlined, /node_modules\/dbus-next\/lib\/bus\.js/);
+  const xml2js = JSON.parse(readFileSync(join(ROOT, 'node_modules/xml2js/package.json'), 'utf8')) as {
+    version: string;
+  };
+  assert.ok(Number(xml2js.version.split('.')[1]) >= 5, `xml2js ${xml2js.version}`);
+  assert.match(
+    readFileSync(join(root, 'usr/share/doc/stas/THIRD-PARTY-LICENSES'), 'utf8'),
+    /xml2js@0\.[5-9]/,
+  );
+
   const unit = readFileSync(join(root, 'usr/lib/systemd/system/stafd.service'), 'utf8');
   assert.match(unit, new RegExp(`ExecStart=${root}/usr/sbin/stafd --syslog`));
   assert.match(
     readFileSync(join(root, 'usr/lib/systemd/system/stas-config@.service'), 'utf8'),
     new RegExp(`ExecStart=${root}/usr/bin/stasadm host%i -f /etc/nvme/host%i`),
   );
-  assert.match(
-    execFileSync(join(root, 'usr/sbin/stafd'), ['--version'], { encoding: 'utf8' }),
-    /^nvme-stas \d/,
-  );
+  // --version: stas and package.json's version, from every installed program.
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+  for (const [dir, p] of [
+    ...['stafd', 'stacd'].map((p) => ['sbin', p]),
+    ...['stafctl', 'stacctl', 'stasadm'].map((p) => ['bin', p]),
+  ]) {
+    assert.equal(
+      execFileSync(join(root, 'usr', dir!, p!), ['--version'], { encoding: 'utf8' }),
+      `stas ${pkg.version}\n`,
+      p,
+    );
+  }
   // A second install keeps an edited configuration file.
   writeFileSync(join(root, 'etc/stas/stafd.conf'), '[Global]\ntron = true\n');
-  execFileSync(
-    'make',
-    ['-s', 'install', `PREFIX=${root}/usr`, `SYSCONFDIR=${root}/etc`, `NODE=${process.execPath}`],
-    { cwd: ROOT, stdio: 'pipe' },
-  );
+  makeInstall(root);
   assert.equal(readFileSync(join(root, 'etc/stas/stafd.conf'), 'utf8'), '[Global]\ntron = true\n');
+});
 
+test('the installed stafd (bundle) runs and serves D-Bus; SIGTERM stops it with status 0', {
+  skip: skip || (!haveDbusDaemon() ? 'no dbus-daemon' : false),
+  timeout: 180_000,
+}, async (t) => {
+  const root = scratch(t);
+  makeInstall(root);
   const dbus = await startDbusDaemon();
   t.after(() => dbus.stop());
-  writeFileSync(
-    join(root, 'etc/stas/sys.conf'),
-    '[Host]\nnqn = nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n',
-  );
+  writeFileSync(join(root, 'etc/stas/sys.conf'), `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
   writeFileSync(join(root, 'etc/stas/stafd.conf'), '[Service Discovery]\nzeroconf = disabled\n');
   const p = spawn(
     join(root, 'usr/sbin/stafd'),
@@ -88,15 +172,76 @@ test('make install PREFIX/SYSCONFDIR into a scratch root; the installed stafd ru
   t.after(() => bus.disconnect());
   const staf = stafClient(bus);
   let info: Record<string, unknown> | undefined;
-  for (let i = 0; i < 100 && !info; i++) {
+  await until('the installed stafd answering', async () => {
     try {
       info = JSON.parse(await staf.processInfo());
+      return true;
     } catch {
-      await new Promise((r) => setTimeout(r, 100));
+      return false;
     }
-  }
-  assert.equal(info?.['hostnqn'], 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f');
+  });
+  assert.equal(info?.['hostnqn'], HOSTNQN);
+  const exited = once(p, 'exit');
   p.kill('SIGTERM');
-  await new Promise((r) => p.once('exit', r));
-  assert.equal(p.exitCode, 0);
+  assert.deepEqual(await exited, [0, null]);
+});
+
+test('the installed stafd: SIGTERM while its program chunk is still loading is noted and ends in status 0', {
+  skip: skip || (process.geteuid?.() !== 0 ? 'the daemons need root' : false),
+  timeout: 120_000,
+}, async (t) => {
+  const root = scratch(t);
+  makeInstall(root);
+  const lib = join(root, 'usr/lib/stas');
+  // A module loader hook holds the loading of the program chunks (main-*.mjs, what the entry's import() loads)
+  // until the release file exists: a loaded machine reading and compiling the program, for as long as needed.
+  const release = join(root, 'release');
+  writeFileSync(
+    join(root, 'hooks.mjs'),
+    `import { existsSync, writeSync } from 'node:fs';
+let release;
+export function initialize(data) { release = data.release; }
+export async function load(url, context, next) {
+  if (url.startsWith(${JSON.stringify(pathToFileURL(lib).href)} + '/main-')) {
+    writeSync(2, 'test hook: holding ' + url.slice(url.lastIndexOf('/') + 1) + '\\n');
+    while (!existsSync(release)) await new Promise((r) => setTimeout(r, 20));
+  }
+  return next(url, context);
+}
+`,
+  );
+  writeFileSync(
+    join(root, 'register.mjs'),
+    `import { register } from 'node:module';
+register(new URL('./hooks.mjs', import.meta.url), { data: { release: ${JSON.stringify(release)} } });
+`,
+  );
+  writeFileSync(join(root, 'sys.conf'), `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
+  const p = spawn(
+    join(root, 'usr/sbin/stafd'),
+    ['-f', join(root, 'stafd.conf'), '--sys-conf', join(root, 'sys.conf')],
+    {
+      env: {
+        ...process.env,
+        NODE_OPTIONS: `--import=${pathToFileURL(join(root, 'register.mjs')).href}`,
+        DBUS_SYSTEM_BUS_ADDRESS: `unix:path=${join(root, 'no-bus')}`,
+        RUNTIME_DIRECTORY: join(root, 'run'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  p.stdout!.on('data', (d) => (output += d));
+  p.stderr!.on('data', (d) => (output += d));
+  const closed = once(p, 'close');
+  t.after(() => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+  await until('the program chunk held', () => /test hook: holding main-\w+\.mjs/.test(output));
+  p.kill('SIGTERM');
+  await until('the stop noted', () => output.includes('SIGTERM received while starting'));
+  writeFileSync(release, '');
+  assert.deepEqual(await closed, [0, null], output);
+  assert.match(output, /SIGTERM received before start-up: exiting/);
+  assert.doesNotMatch(output, /running/);
 });

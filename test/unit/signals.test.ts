@@ -135,7 +135,7 @@ test('--version and --help still answer (no start-up, no signal listener in the 
   for (const prog of ['stafd', 'stacd']) {
     const v = spawnSync(process.execPath, [`${CLI_DIR}${prog}.js`, '--version'], { encoding: 'utf8' });
     assert.equal(v.status, 0, v.stderr);
-    assert.match(v.stdout, /^nvme-stas \S+\n$/);
+    assert.match(v.stdout, /^stas \S+\n$/);
     const h = spawnSync(process.execPath, [`${CLI_DIR}${prog}.js`, '--help'], { encoding: 'utf8' });
     assert.equal(h.status, 0, h.stderr);
     assert.match(h.stdout, new RegExp(`^usage: ${prog} `));

@@ -73,7 +73,7 @@ test('set-symname -f stores the name in a file; a name with " #" needs -f', () =
 test('usage: --version, --help, no command (1), bad command or option (2)', () => {
   const v = run('--version');
   assert.equal(v.status, 0);
-  assert.match(v.stdout, /^nvme-stas \d+\.\d+\.\d+\n$/);
+  assert.match(v.stdout, /^stas \d+\.\d+\.\d+\n$/);
   assert.equal(run('-v').status, 0);
   const h = run('--help');
   assert.equal(h.status, 0);

@@ -1,0 +1,90 @@
+/**
+ * Bundles each program into dist/bundle/ (`node dist/tools/bundle.js`, run by `npm run build` after tsc): what
+ * `make install` copies, with no node_modules beside it. Input is tsc's output (dist/src/cli/*.js), so the
+ * bundle runs the very code the tests run; esbuild (a devDependency) only joins the modules.
+ *
+ * - One ES module per program (`stafd.mjs`, `stacd.mjs`, `stafctl.mjs`, `stacctl.mjs`, `stasadm.mjs`) and shared
+ *   chunks (`*-HASH.mjs`) in the same folder. Code splitting keeps the daemons' start-up order: the entry module
+ *   holds only the signal listeners and the thread-pool size (src/cli/daemon-signals.ts, uv-threads.ts); the
+ *   program (`main-HASH.mjs` and what it imports) is a separate chunk loaded by the entry's import(), after the
+ *   listeners are in place.
+ * - dbus-next and its dependencies are inlined (CommonJS modules wrapped by esbuild; their require() of Node's
+ *   built-in modules goes through a createRequire() banner). dbus-next's optional `usocket` and `x11` stay out:
+ *   dbus-next falls back to node:net without them, as it does in the build tree, where they are not installed.
+ * - The native addon is not copied: src/adapters/native.ts finds `stas_native.node` next to the bundle where
+ *   `make install` puts it, or the build tree's build/Release/ for dist/bundle/.
+ * - THIRD-PARTY-LICENSES: the license texts of the inlined production dependencies (`npm ls --omit=dev`).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** tsc's output tree this script belongs to (dist/ for `npm run build`). */
+const DIST = fileURLToPath(new URL('../', import.meta.url));
+export const PROGRAMS = ['stafd', 'stacd', 'stafctl', 'stacctl', 'stasadm'] as const;
+
+/** The production dependency tree, flattened: name → package folder. */
+function productionPackages(): Map<string, string> {
+  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  const found = new Map<string, string>();
+  for (const dir of out.split('\n').slice(1)) {
+    if (!dir.trim() || !existsSync(path.join(dir, 'package.json'))) continue;
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+      name: string;
+      version: string;
+    };
+    found.set(`${pkg.name}@${pkg.version}`, dir);
+  }
+  return found;
+}
+
+function licenses(): string {
+  const parts: string[] = [
+    'stas bundles these packages (npm ls --omit=dev) into its program files. Their licenses follow.\n',
+  ];
+  for (const [id, dir] of [...productionPackages()].sort(([a], [b]) => a.localeCompare(b))) {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { license?: string };
+    const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
+    const text = file
+      ? readFileSync(path.join(dir, file), 'utf8').trim()
+      : '(no license file in the package)';
+    parts.push(`${'='.repeat(78)}\n${id} (${pkg.license ?? 'unknown'})\n${'='.repeat(78)}\n${text}\n`);
+  }
+  return parts.join('\n');
+}
+
+export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> {
+  rmSync(outdir, { recursive: true, force: true });
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    absWorkingDir: ROOT,
+    entryPoints: Object.fromEntries(PROGRAMS.map((p) => [p, path.join(DIST, 'src/cli', `${p}.js`)])),
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outExtension: { '.js': '.mjs' },
+    chunkNames: '[name]-[hash]',
+    external: ['usocket', 'x11'],
+    // Function and class names as tsc's output has them (error names, stack traces).
+    keepNames: true,
+    legalComments: 'none',
+    banner: {
+      js: "import { createRequire as __stasCreateRequire } from 'node:module';\nconst require = __stasCreateRequire(import.meta.url);",
+    },
+    logLevel: 'warning',
+  });
+  writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES'), licenses());
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  await bundle(process.argv[2] ? path.resolve(process.argv[2]) : undefined);
+}
