@@ -12,7 +12,8 @@
 # Builds the guest first if lab/build/ is missing or stale (lab/setup.sh --build-only; the packages
 # must be installed already: lab/setup.sh without options does that). The test files run one at a time (--test-concurrency=1): they all
 # share the guest kernel's single NVMe target and host.
-# A staged install (make install DESTDIR=) is made first for test/lab/install.test.ts (STAS_STAGED_ROOT).
+# A staged install (make install DESTDIR=) is made first for test/lab/install.test.ts (STAS_STAGED_ROOT), and
+# the Debian package (make deb) for test/lab/deb.test.ts (STAS_DEB).
 # Environment: LAB_TIMEOUT (seconds, default 1200), LAB_MEM (MB, default 1536), LAB_CPUS (default 2).
 set -euo pipefail
 
@@ -30,9 +31,12 @@ fi
 # A staged install (make install DESTDIR=…, as a distribution package is built) for test/lab/install.test.ts,
 # which copies it over the guest's throw-away root and runs the installed programs on a real system bus.
 STAGE=$(mktemp -d /var/tmp/stas-stage.XXXXXX)
-trap 'rm -rf "$STAGE"' EXIT
+DEBOUT=$(mktemp -d /var/tmp/stas-deb.XXXXXX)
+trap 'rm -rf "$STAGE" "$DEBOUT"' EXIT
 chmod 0755 "$STAGE"
 make -s install DESTDIR="$STAGE" PREFIX=/usr SYSCONFDIR=/etc NODE="$(command -v node)" >/dev/null
+# The Debian package (make deb) for test/lab/deb.test.ts, which installs it with dpkg in the guest (STAS_DEB).
+DEB=$(make -s deb DEBDIR="$DEBOUT" | tail -n 1)
 
 # Split the test files between the two boots.
 opts=() plain=() nbft=()
@@ -56,7 +60,7 @@ guest() { # [vm-run options] -- TEST-FILE...
   while [ "$1" != -- ]; do vm+=("$1") && shift; done
   shift
   bash lab/vm-run.sh --timeout "${LAB_TIMEOUT:-1200}" --mem "${LAB_MEM:-1536}" --cpus "${LAB_CPUS:-2}" \
-    --env STAS_STAGED_ROOT="$STAGE" "${vm[@]}" -- \
+    --env STAS_STAGED_ROOT="$STAGE" --env STAS_DEB="$DEB" "${vm[@]}" -- \
     node --test --test-reporter=spec --test-concurrency=1 "${opts[@]}" "$@"
 }
 
