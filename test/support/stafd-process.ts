@@ -18,6 +18,24 @@ export const STAFD_JS = fileURLToPath(new URL('../../src/cli/stafd.js', import.m
 export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 export const HOSTID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 
+const DCCM = '[Discovery controller connection management]';
+
+/**
+ * stafd.conf text with `kernel-discovery = false` (in its [Discovery controller connection management] section, or
+ * that section appended): tcp DCs on stafd's userspace NVMe/TCP host. Host-side tests run the real stafd against
+ * the test double that way, without /dev/nvme-fabrics (stafd's default is kernel discovery controllers). A text
+ * that sets kernel-discovery itself is returned unchanged.
+ */
+export function userspaceDcs(conf: string): string {
+  if (/^\s*kernel-discovery\s*=/m.test(conf)) return conf;
+  const at = conf.indexOf(DCCM);
+  if (at >= 0) {
+    const end = at + DCCM.length;
+    return `${conf.slice(0, end)}\nkernel-discovery = false${conf.slice(end)}`;
+  }
+  return `${conf}${conf === '' || conf.endsWith('\n') ? '' : '\n'}${DCCM}\nkernel-discovery = false\n`;
+}
+
 /** Polls `cond` every 50 ms until it holds; throws after `ms` (a deadline for readiness, not a timing check). */
 export async function until(
   what: string,
@@ -100,7 +118,10 @@ export interface StafdProcess {
 }
 
 export interface StafdProcessOptions {
-  /** stafd.conf text ([Service Discovery] zeroconf = disabled is prepended). */
+  /**
+   * stafd.conf text ([Service Discovery] zeroconf = disabled is prepended; tcp DCs on the userspace host unless
+   * the text sets kernel-discovery: {@link userspaceDcs}).
+   */
   conf: string;
   /** Client call timeout, ms (default 10 000). */
   clientTimeoutMs?: number;
@@ -115,7 +136,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
   const conf = join(dir, 'stafd.conf');
   const sys = join(dir, 'sys.conf');
   writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
-  writeFileSync(conf, `[Service Discovery]\nzeroconf = disabled\n${o.conf}`);
+  writeFileSync(conf, userspaceDcs(`[Service Discovery]\nzeroconf = disabled\n${o.conf}`));
   const proc = spawn(
     process.execPath,
     [STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', '127.0.0.1:0'],

@@ -24,7 +24,7 @@ test('defaults', () => {
     zeroconf: true,
     persistentConnections: true,
     zeroconfConnectionsPersistence: 259200,
-    kernelDiscovery: false,
+    kernelDiscovery: true,
     bounds: {
       maxDiscoveryControllers: 256,
       maxReferralDepth: 8,

@@ -16,6 +16,7 @@ import { AdrFam } from '../../src/core/nvme/discovery-log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { userspaceDcs } from '../support/stafd-process.js';
 
 const bin = (name: string) => fileURLToPath(new URL(`../../src/cli/${name}.js`, import.meta.url));
 const STAFCTL = bin('stafctl');
@@ -293,9 +294,11 @@ describe('stafctl against the real stafd', { skip: noBus || (!IS_ROOT && 'stafd 
     writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
     writeFileSync(
       conf,
-      '[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\n' +
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n` +
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port};host-iface=lo\n`,
+      userspaceDcs(
+        '[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\n' +
+          `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n` +
+          `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port};host-iface=lo\n`,
+      ),
     );
     proc = spawn(process.execPath, [STAFD, '-f', conf, '--sys-conf', sys], {
       env: { ...process.env, ...env, RUNTIME_DIRECTORY: join(dir, 'run') },

@@ -16,12 +16,13 @@ const req = {
   hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
 };
 
+/** The first line of /dev/nvme-fabrics: the options the kernel supports. */
+const OPTIONS =
+  'instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,hostid=%s,kato=%d,ctrl_loss_tmo=%d\n';
+
 test('the options list of the fabrics device is read once, not per connect', async () => {
   const device = join(mkdtempSync(join(tmpdir(), 'fabrics-')), 'nvme-fabrics');
-  writeFileSync(
-    device,
-    'instance=-1,cntlid=-1,transport=%s,traddr=%s,trsvcid=%s,nqn=%s,hostnqn=%s,hostid=%s,kato=%d,ctrl_loss_tmo=%d\n',
-  );
+  writeFileSync(device, OPTIONS);
   const fabrics = new KernelFabrics({ device });
   // A plain file answers a write with what was written, not `instance=…`: the connect gets that far and fails.
   const proto = { name: 'KernelConnectError', code: 'EPROTO' };
@@ -33,4 +34,46 @@ test('the options list of the fabrics device is read once, not per connect', asy
   // A new instance reads the list (now supporting nothing) again, and refuses before writing.
   writeFileSync(device, 'instance=-1,cntlid=-1\n');
   await assert.rejects(new KernelFabrics({ device }).connect(req), OptionValueError);
+});
+
+test('no fabrics device: the module is loaded once, then a clear error per connect; a device that appears is used', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fabrics-'));
+  const device = join(dir, 'nvme-fabrics');
+  let loads = 0;
+  const failing = new KernelFabrics({
+    device,
+    loadModule: async () => {
+      loads++;
+      throw new Error('modprobe: FATAL: Module nvme-fabrics not found');
+    },
+  });
+  const missing = {
+    name: 'NoFabricsError',
+    code: 'ENOENT',
+    message: `${device} does not exist: this kernel has no NVMe over Fabrics host loaded (loading nvme-fabrics failed: modprobe: FATAL: Module nvme-fabrics not found)`,
+  };
+  await assert.rejects(failing.connect(req), missing);
+  await Promise.all([1, 2, 3].map(() => assert.rejects(failing.connect(req), missing)));
+  assert.equal(loads, 1, 'one attempt to load the module');
+  // Without a loader the error says what to load.
+  await assert.rejects(new KernelFabrics({ device }).connect(req), {
+    name: 'NoFabricsError',
+    message: /does not exist: .*load nvme-fabrics and the transport module, e\.g\. modprobe nvme-tcp/,
+  });
+  // The administrator loads it later: the next connect gets through to the device (a plain file: EPROTO).
+  writeFileSync(device, OPTIONS);
+  await assert.rejects(failing.connect(req), { name: 'KernelConnectError', code: 'EPROTO' });
+  assert.equal(loads, 1);
+
+  // A loader that makes the device appear: the same connect goes on.
+  const device2 = join(dir, 'nvme-fabrics-2');
+  const loading = new KernelFabrics({
+    device: device2,
+    loadModule: async () => {
+      loads++;
+      writeFileSync(device2, OPTIONS);
+    },
+  });
+  await assert.rejects(loading.connect(req), { name: 'KernelConnectError', code: 'EPROTO' });
+  assert.equal(loads, 2);
 });

@@ -15,6 +15,7 @@ import type { ConfigDiagnostic } from '../../src/core/config/diagnostics.js';
 import { parseStacdConfig, parseStafdConfig } from '../../src/core/config/service-config.js';
 import { parseSysConfig } from '../../src/core/config/sys-config.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
+import { userspaceDcs } from '../support/stafd-process.js';
 
 /** Base64 bodies of fresh secrets (48, 72 and 92 characters: no padding, `==`, `=`), as a real key generator. */
 const body = (bytes: number) => randomBytes(bytes).toString('base64');
@@ -173,19 +174,22 @@ test('stafd prints every config diagnostic, and no secret, for each typo (stdout
     const [p1, p2, p3] = await Promise.all([closedPort(), closedPort(), closedPort()]);
     writeFileSync(
       conf,
-      [
-        '[Global]',
-        'tron = true',
-        `queue-size = ${S02}`,
-        '[Service Discovery]',
-        'zeroconf = disabled',
-        '[Controllers]',
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p1};kato=30 dhchap-secret=${S00}`, // 7: (a)
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p2};queue-size=${S03}`, // 8: (b)
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p3};dhchap-secret=${S00}`, // 9: a correct one
-        `[${S02}]`, // 10: (d)
-        '',
-      ].join('\n'),
+      // (tcp DCs on the userspace host: the section goes after line 10)
+      userspaceDcs(
+        [
+          '[Global]',
+          'tron = true',
+          `queue-size = ${S02}`,
+          '[Service Discovery]',
+          'zeroconf = disabled',
+          '[Controllers]',
+          `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p1};kato=30 dhchap-secret=${S00}`, // 7: (a)
+          `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p2};queue-size=${S03}`, // 8: (b)
+          `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${p3};dhchap-secret=${S00}`, // 9: a correct one
+          `[${S02}]`, // 10: (d)
+          '',
+        ].join('\n'),
+      ),
     );
     writeFileSync(
       sys,

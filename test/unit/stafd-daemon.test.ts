@@ -15,6 +15,7 @@ import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { userspaceDcs } from '../support/stafd-process.js';
 
 const STAFD = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
@@ -80,7 +81,9 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
   writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n`);
   writeFileSync(
     conf,
-    `[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n`,
+    userspaceDcs(
+      `[Global]\nkato = 0\n[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${a.port}\n`,
+    ),
   );
   const proc = runDaemon('stafd', conf, sys, {
     DBUS_SYSTEM_BUS_ADDRESS: dbus.address,
@@ -142,14 +145,16 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
   // SIGHUP: B added, A removed. A config with errors is refused and the last good one kept.
   writeFileSync(
     conf,
-    `[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n[Bogus]\n`,
+    userspaceDcs(`[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n[Bogus]\n`),
   );
   proc.kill('SIGHUP');
   await until('error reported', () => proc.output().includes('keeping the last good configuration'));
   assert.equal((await staf.listControllers(false)).length, 1);
   writeFileSync(
     conf,
-    `[Global]\nkato = 0\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n`,
+    userspaceDcs(
+      `[Global]\nkato = 0\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${b.port}\n`,
+    ),
   );
   proc.kill('SIGHUP');
   await until('B replaces A', async () => {

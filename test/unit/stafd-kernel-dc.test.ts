@@ -10,7 +10,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/discovery-session.js';
+import {
+  explainKernelDcError,
+  KernelDcHost,
+  type KernelDcPorts,
+} from '../../src/adapters/kernel/discovery-session.js';
+import { NoFabricsError } from '../../src/adapters/kernel/fabrics.js';
 import type { ControllerEntry } from '../../src/core/config/controller-line.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import { buildConnectOptions, type ConnectRequest } from '../../src/core/connect-options.js';
@@ -58,7 +63,7 @@ const rdmaTid = Tid.from(
   { defaultHostNqn: HOST },
 );
 
-test('host choice: tcp is userspace unless kernel-discovery; rdma, fc and loop always use the kernel', () => {
+test('host choice: tcp is userspace only with kernel-discovery=false; rdma, fc and loop always use the kernel', () => {
   assert.equal(dcHostFor('tcp', false), 'userspace');
   assert.equal(dcHostFor('tcp', true), 'kernel');
   for (const t of ['rdma', 'fc', 'loop']) {
@@ -67,13 +72,14 @@ test('host choice: tcp is userspace unless kernel-discovery; rdma, fc and loop a
   }
 });
 
-test('kernel-discovery option: absent means false (nvme-stas configurations), true/false parsed, bad value warned', () => {
+test('kernel-discovery option: absent means true (kernel DCs, as nvme-stas), true/false parsed, bad value warned', () => {
   const DCCM = '[Discovery controller connection management]';
-  assert.equal(parseStafdConfig('').config.kernelDiscovery, false);
+  assert.equal(parseStafdConfig('').config.kernelDiscovery, true);
+  assert.equal(dcHostFor('tcp', parseStafdConfig('').config.kernelDiscovery), 'kernel');
   assert.equal(parseStafdConfig(`${DCCM}\nkernel-discovery = true\n`).config.kernelDiscovery, true);
   assert.equal(parseStafdConfig(`${DCCM}\nkernel-discovery=false\n`).config.kernelDiscovery, false);
   const bad = parseStafdConfig(`${DCCM}\nkernel-discovery=maybe\n`, 'f.conf');
-  assert.equal(bad.config.kernelDiscovery, false);
+  assert.equal(bad.config.kernelDiscovery, true, 'a bad value: the default');
   assert.equal(bad.diagnostics.length, 1);
   assert.match(bad.diagnostics[0]!.message, /kernel-discovery/);
 });
@@ -548,4 +554,17 @@ test("kernel DC connect: the option string carries the controller= line's dhchap
   assert.deepEqual(secrets(await written(undefined, HOST_KEY)), [`dhchap_secret=${HOST_KEY}`]);
   // No secret anywhere: none passed (the kernel then authenticates only if asked, and fails).
   assert.deepEqual(secrets(await written(undefined)), []);
+});
+
+test('a kernel without NVMe over Fabrics: a tcp DC is told about kernel-discovery = false, other transports and errors as they are', () => {
+  const none = new NoFabricsError('/dev/nvme-fabrics', 'modprobe: FATAL: Module nvme-fabrics not found');
+  const tcp = explainKernelDcError(none, 'tcp') as Error;
+  assert.equal(
+    tcp.message,
+    "/dev/nvme-fabrics does not exist: this kernel has no NVMe over Fabrics host loaded (loading nvme-fabrics failed: modprobe: FATAL: Module nvme-fabrics not found); for stafd's userspace NVMe/TCP host instead, set kernel-discovery = false in [Discovery controller connection management]",
+  );
+  assert.equal(tcp.cause, none);
+  assert.equal(explainKernelDcError(none, 'rdma'), none, 'rdma has no userspace host');
+  const other = new Error('EIO');
+  assert.equal(explainKernelDcError(other, 'tcp'), other);
 });

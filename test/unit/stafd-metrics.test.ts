@@ -17,6 +17,7 @@ import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../../src/core/metrics.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { userspaceDcs } from '../support/stafd-process.js';
 
 const STAFD = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
@@ -97,17 +98,19 @@ test('stafd --metrics: DCs, DLPEs, log reads, AENs, connect failures and DIM, on
   writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n`);
   writeFileSync(
     conf,
-    [
-      '[Global]',
-      'kato = 0',
-      '[Service Discovery]',
-      'zeroconf = disabled',
-      '[Controllers]',
-      `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${ddc.port}`,
-      `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${cdc.port}`,
-      `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${dead}`,
-      '',
-    ].join('\n'),
+    userspaceDcs(
+      [
+        '[Global]',
+        'kato = 0',
+        '[Service Discovery]',
+        'zeroconf = disabled',
+        '[Controllers]',
+        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${ddc.port}`,
+        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${cdc.port}`,
+        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${dead}`,
+        '',
+      ].join('\n'),
+    ),
   );
   const run = (metrics: string) => {
     const p: ChildProcess = spawn(

@@ -15,6 +15,7 @@
  *   session so the runner reconnects;
  * - close: delete the controller only if stafd created it; release: leave it in place (persistent-connections).
  */
+import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import type { KernelController } from '../../core/kernel-controller.js';
@@ -33,7 +34,7 @@ import { findKernelDc } from '../../core/stafd/kernel-dc.js';
 import type { NvmeEvent } from '../../core/uevent.js';
 import type { DcConnectOptions, DcSession, DcSessionEvents } from '../dc-session.js';
 import { localInterfaces } from '../net-interfaces.js';
-import { type Connected, KernelFabrics } from './fabrics.js';
+import { type Connected, KernelFabrics, NoFabricsError } from './fabrics.js';
 import { identifyController, kernelDim, kernelGetLogPage } from './passthrough.js';
 import { claim, readOwners, release, STAS_OWNER } from './registry.js';
 import { readController, scanControllers } from './sysfs.js';
@@ -62,12 +63,34 @@ export interface KernelDcPorts {
   ifaces(): InterfaceMap;
 }
 
-/** Interface → addresses (first = primary), for matching connections to host-iface. */
+/** Loads a kernel module with modprobe (bounded; its error text on failure). */
+export function modprobe(module: string, timeoutMs = 10_000): () => Promise<void> {
+  return () =>
+    new Promise((resolve, reject) =>
+      execFile('modprobe', [module], { timeout: timeoutMs }, (e, _out, err) =>
+        e ? reject(new Error(String(err).trim() || e.message)) : resolve(),
+      ),
+    );
+}
+
+/**
+ * A kernel DC's connect error as stafd reports it: without an NVMe over Fabrics host in the kernel, a tcp DC is told
+ * where the userspace host is (kernel-discovery = false). Other errors are returned as they are.
+ */
+export function explainKernelDcError(e: unknown, transport: string): unknown {
+  if (!(e instanceof NoFabricsError) || transport !== 'tcp') return e;
+  return new Error(
+    `${e.message}; for stafd's userspace NVMe/TCP host instead, set kernel-discovery = false in [Discovery controller connection management]`,
+    { cause: e },
+  );
+}
+
 /** The real kernel: /dev/nvme-fabrics, /sys/class/nvme, /run/nvme/registry, passthrough, netlink uevents. */
 export function systemKernelDcPorts(
   opts: { registryDir?: string; fabrics?: KernelFabrics } = {},
 ): KernelDcPorts {
-  const fabrics = opts.fabrics ?? new KernelFabrics();
+  // No /dev/nvme-fabrics: stafd loads nvme-fabrics once (the transport modules load on connect).
+  const fabrics = opts.fabrics ?? new KernelFabrics({ loadModule: modprobe('nvme-fabrics') });
   return {
     scan: () => scanControllers(),
     controller: (device) => readController(device),

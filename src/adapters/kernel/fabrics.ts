@@ -86,6 +86,23 @@ export interface KernelFabricsOptions {
   sysClassNvme?: string;
   /** Connect writes in flight at once (the kernel runs one; the others wait for it). Default 2. */
   concurrency?: number;
+  /**
+   * Loads the kernel's NVMe over Fabrics host when the fabrics device does not exist (stafd: `modprobe
+   * nvme-fabrics`). Tried once per instance; a later connect finds a device an administrator loaded meanwhile.
+   */
+  loadModule?: () => Promise<void>;
+}
+
+/** The fabrics device does not exist: the kernel has no NVMe over Fabrics host (code ENOENT). */
+export class NoFabricsError extends KernelConnectError {
+  constructor(device: string, loadError?: string) {
+    super(
+      'ENOENT',
+      `${device} does not exist: this kernel has no NVMe over Fabrics host loaded ` +
+        `(${loadError ? `loading nvme-fabrics failed: ${loadError}` : 'load nvme-fabrics and the transport module, e.g. modprobe nvme-tcp'})`,
+    );
+    this.name = 'NoFabricsError';
+  }
 }
 
 export interface Connected {
@@ -103,10 +120,14 @@ export class KernelFabrics {
   private readonly holding: Limiter;
   private readonly deleting = new Limiter(4);
   private checked: Promise<SupportedOptions | undefined> | undefined;
+  private readonly loadModule: (() => Promise<void>) | undefined;
+  /** The one attempt to load the module: undefined when it succeeded, else why it failed. */
+  private loading: Promise<string | undefined> | undefined;
 
   constructor(opts: KernelFabricsOptions = {}) {
     this.device = opts.device ?? FABRICS_DEVICE;
     this.sysClassNvme = opts.sysClassNvme ?? SYS_CLASS_NVME;
+    this.loadModule = opts.loadModule;
     const n = Math.max(1, opts.concurrency ?? 2);
     this.limiter = new Limiter(n);
     this.holding = new Limiter(2 * n);
@@ -138,7 +159,7 @@ export class KernelFabrics {
   async connect(req: ConnectRequest): Promise<Connected> {
     const options = buildConnectOptions(req, await this.checkedOptions());
     return this.holding.run(async () => {
-      const fd = await fdOpen(this.device);
+      const fd = await this.openDevice();
       try {
         try {
           await this.limiter.run(() => fdWrite(fd, options));
@@ -158,6 +179,35 @@ export class KernelFabrics {
         fsClose(fd, () => {});
       }
     });
+  }
+
+  /**
+   * Opens the fabrics device. Missing: loads the module (once per instance, if a loader was given) and tries again;
+   * still missing: {@link NoFabricsError}.
+   */
+  private async openDevice(): Promise<number> {
+    try {
+      return await fdOpen(this.device);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    let why: string | undefined;
+    if (this.loadModule) {
+      const load = this.loadModule;
+      this.loading ??= load().then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      why = await this.loading;
+    }
+    try {
+      const fd = await fdOpen(this.device);
+      this.checked = undefined; // the options list of the module just loaded
+      return fd;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      throw new NoFabricsError(this.device, why);
+    }
   }
 
   /**

@@ -332,11 +332,11 @@ export const STAFD_SCHEMA: ConfigSchema = {
           type: 'bool',
           default: 'true',
           doc:
-            'Takes a boolean argument. Whether Discovery Controller connections are kept when stafd stops. Only ' +
-            'kernel connections (rdma, fc, loop, and tcp with kernel-discovery=true) can be kept; stafd deletes ' +
-            'only those it made itself. A Discovery Controller that leaves the configuration is always ' +
-            'disconnected (a kernel connection only if stafd made it). Userspace NVMe/TCP connections always ' +
-            'end with stafd.',
+            'Takes a boolean argument. Whether Discovery Controller connections are kept when stafd stops. They ' +
+            'are kernel discovery controllers (every transport; see kernel-discovery), which a restarted stafd ' +
+            'adopts again; stafd deletes only those it made itself. A Discovery Controller that leaves the ' +
+            'configuration is always disconnected (a kernel connection only if stafd made it). With ' +
+            "kernel-discovery=false, tcp connections use stafd's userspace host and always end with stafd.",
         },
         {
           key: 'zeroconf-connections-persistence',
@@ -350,16 +350,19 @@ export const STAFD_SCHEMA: ConfigSchema = {
         {
           key: 'kernel-discovery',
           type: 'bool',
-          default: 'false',
+          default: 'true',
           doc:
-            'stas extension. Takes a boolean argument. Which host reaches tcp Discovery Controllers: false (the ' +
-            "default), stafd's own userspace NVMe/TCP host, which leaves no kernel state behind and needs fewer " +
-            'privileges, and whose connections end when stafd stops; true, the kernel (/dev/nvme-fabrics), as for ' +
-            'rdma, fc and loop Discovery Controllers, which always use the kernel. Kernel Discovery Controller ' +
-            'connections follow persistent-connections when stafd stops, are adopted when stafd starts again, ' +
-            'get their change notices as kernel uevents and their log pages through the NVMe passthrough ioctl, ' +
-            'and are never registered with a Central Discovery Controller (DIM needs a host-to-controller ' +
-            'passthrough stafd does not have). stafd deletes only the kernel connections it made itself.',
+            'stas extension. Takes a boolean argument. Which host reaches tcp Discovery Controllers: true (the ' +
+            "default, as nvme-stas does with libnvme), the kernel's NVMe host: a kernel discovery controller " +
+            '(nvmeN in sysfs and in nvme list-subsys) made through /dev/nvme-fabrics, kept or deleted when stafd ' +
+            'stops per persistent-connections and adopted when it starts again, with its change notices as ' +
+            'kernel uevents and its Identify, log pages and DIM registration through the NVMe admin passthrough ' +
+            "ioctl; false, stafd's own userspace NVMe/TCP host, which leaves no kernel state behind, needs no " +
+            '/dev/nvme-fabrics, and whose connections end when stafd stops (after deregistering from Central ' +
+            'Discovery Controllers) whatever persistent-connections says. rdma, fc and loop Discovery ' +
+            'Controllers always use the kernel. Without /dev/nvme-fabrics stafd loads nvme-fabrics once; if that ' +
+            'fails, each kernel Discovery Controller fails to connect with an error saying so (and retries). ' +
+            'stafd deletes only the kernel connections it made itself.',
         },
         ...DC_BOUNDS.map(
           (b): OptionSpec => ({

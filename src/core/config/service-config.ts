@@ -49,7 +49,7 @@ export interface StafdConfig extends ServiceConfig {
   readonly persistentConnections: boolean;
   /** Seconds; negative: never purge; 0: purge immediately. */
   readonly zeroconfConnectionsPersistence: number;
-  /** [Discovery controller connection management] kernel-discovery (stas extension): tcp DCs through the kernel. */
+  /** [Discovery controller connection management] kernel-discovery (stas extension, default true): tcp DCs through the kernel. */
   readonly kernelDiscovery: boolean;
   /** Bounds on DCs, referrals and cached entries (stas extensions, [Discovery controller connection management]). */
   readonly bounds: DcBounds;

@@ -9,8 +9,8 @@ import type { TidFields } from '../tid.js';
 export type DcHost = 'userspace' | 'kernel';
 
 /**
- * tcp DCs use stafd's own NVMe/TCP host unless `kernel-discovery=true`; rdma, fc and loop need the kernel (stafd
- * has no userspace host for them).
+ * Every DC is a kernel discovery controller (as with nvme-stas), except tcp DCs with `kernel-discovery=false`, which
+ * use stafd's own NVMe/TCP host; rdma, fc and loop always need the kernel (stafd has no userspace host for them).
  */
 export function dcHostFor(transport: string, kernelDiscovery: boolean): DcHost {
   return transport === 'tcp' && !kernelDiscovery ? 'userspace' : 'kernel';

@@ -6,7 +6,11 @@ import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
-import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/discovery-session.js';
+import {
+  explainKernelDcError,
+  KernelDcHost,
+  systemKernelDcPorts,
+} from '../../adapters/kernel/discovery-session.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/discovery-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
@@ -62,10 +66,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     config,
     confFile,
     identity,
-    // tcp: stafd's userspace NVMe/TCP host unless kernel-discovery=true; rdma/fc/loop: the kernel's host.
+    // Kernel discovery controllers (the default, every transport); tcp with kernel-discovery=false: stafd's
+    // userspace NVMe/TCP host.
     connect: (o) =>
       dcHostFor(o.transport, config.kernelDiscovery) === 'kernel'
-        ? kernelDcs.connect(o)
+        ? kernelDcs.connect(o).catch((e: unknown) => {
+            throw explainKernelDcError(e, o.transport);
+          })
         : DiscoverySession.connect(o),
     log,
     signals: {
