@@ -102,6 +102,7 @@ test('registers with a CDC (DIM) and deregisters on stop; a DDC is asked for PLE
   assert.equal(cdc.r.dctype, 'cdc');
   assert.equal(cdc.r.registered, true);
   assert.equal(cdc.t.dimRecords[0]!.dim.entries[0]!.symname, 'rack4');
+  assert.equal(cdc.t.dimRecords[0]!.dim.entries[0]!.trtype, 3, 'tcp');
   await cdc.r.stop();
   assert.deepEqual(
     cdc.t.dimRecords.map((d) => d.task),
@@ -118,6 +119,13 @@ test('registers with a CDC (DIM) and deregisters on stop; a DDC is asked for PLE
   assert.equal(pages.length, 2);
   assert.equal(ddc.r.dctype, 'ddc');
   assert.equal(ddc.t.dimRecords.length, 0);
+
+  // A DC whose Identify reports no type: 'none', as the kernel's sysfs dctype (and so nvme-stas) shows it.
+  const plain = await setup({ dctype: 'none', entries: [ioEntry(1)] });
+  plain.r.start();
+  await once(plain.r, 'logPages');
+  assert.equal(plain.r.dctype, 'none');
+  assert.equal(plain.t.dimRecords.length, 0);
 });
 
 test('DH-HMAC-CHAP: the host key serves DCs without their own secret; a challenge replayed after a reconnect is refused', {

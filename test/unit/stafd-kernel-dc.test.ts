@@ -428,6 +428,11 @@ test('runner on a kernel DC: registers with a CDC (DIM), reads the log, re-reads
   assert.equal(r.dctype, 'cdc');
   assert.equal(r.registered, true, 'DIM over the kernel DC');
   assert.deepEqual(
+    [k.dims[0]?.dim.entries[0]?.trtype, k.dims[0]?.dim.entries[0]?.adrfam],
+    [1, 1],
+    'the registration names the connection to the CDC: rdma, IPv4',
+  );
+  assert.deepEqual(
     k.dims.map((d) => [d.device, d.task, d.dim.entries[0]?.nqn]),
     [['nvme3', DimTask.Register, HOST]],
   );

@@ -18,7 +18,7 @@ import { parseIp } from '../../core/ipaddr.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
-import { AdrFam, type DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
+import { AdrFam, type DiscoveryLogEntry, TrType } from '../../core/nvme/discovery-log.js';
 import { DiscoveryLogChangingError } from '../../core/nvme/discovery-log-read.js';
 import { DcType } from '../../core/nvme/identify.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
@@ -288,7 +288,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     const id = session.identify;
     this.model = id.model;
     this.serial = id.serial;
-    this.dctype = id.dctype === DcType.cdc ? 'cdc' : id.dctype === DcType.ddc ? 'ddc' : '';
+    // As the kernel's sysfs dctype attribute (and so nvme-stas) shows it.
+    this.dctype = id.dctype === DcType.cdc ? 'cdc' : id.dctype === DcType.ddc ? 'ddc' : 'none';
     if (this.dctype === 'cdc' && session.dimUnsupported) {
       if (!this.dimSkipLogged) this.say('warning', `Not registering with the CDC: ${session.dimUnsupported}`);
       this.dimSkipLogged = true;
@@ -330,8 +331,13 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       symname: this.deps.identity.symname,
       ename: hostname(),
       ever: `${type()} ${release()}`,
-      trtype: 3,
-      adrfam: ip?.family === 6 ? AdrFam.ipv6 : AdrFam.ipv4,
+      // The connection to the CDC: tcp, or another transport through a kernel DC.
+      trtype: TrType[this.tid.transport as keyof typeof TrType] ?? TrType.tcp,
+      adrfam: ip
+        ? ip.family === 6
+          ? AdrFam.ipv6
+          : AdrFam.ipv4
+        : (AdrFam[this.tid.transport as keyof typeof AdrFam] ?? AdrFam.ipv4),
     };
   }
 
