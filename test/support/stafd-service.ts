@@ -8,7 +8,7 @@ export const TEST_IDENTITY = {
   hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
 };
 
-/** Everything but the signals: a parsed stafd.conf text, quiet logs, a 20 ms soak and fast retries. */
+/** Everything but the signals: a parsed stafd.conf text, quiet logs, passes at most 20 ms apart and fast retries. */
 export function testStafdOptions(confText: string): Omit<StafdServiceOptions, 'signals'> {
   return {
     config: parseStafdConfig(confText, 'stafd.conf').config,
@@ -16,7 +16,7 @@ export function testStafdOptions(confText: string): Omit<StafdServiceOptions, 's
     identity: TEST_IDENTITY,
     connect: (o) => DiscoverySession.connect({ ...o, connectTimeoutMs: 1000, commandTimeoutMs: 2000 }),
     log: () => {},
-    soakMs: 20,
+    minPassIntervalMs: 20,
     timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50 },
   };
 }

@@ -138,7 +138,7 @@ function stafd(conf: string, fabric: FakeFabric, logs: string[] = [], identity =
     connect: fabric.connect,
     log: (level, m) => logs.push(`${level}: ${m}`),
     signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
-    soakMs: 5,
+    minPassIntervalMs: 5,
     timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50, minReadIntervalMs: 0 },
   });
 }
@@ -155,7 +155,7 @@ function stacd(conf: string, view: () => string, sysClassNvme?: string) {
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
     registryDir: join(dir, 'registry'),
-    soakMs: 10,
+    minPassIntervalMs: 10,
     retry: { fastMs: 20, slowMs: 50 },
     ...(sysClassNvme ? { sysClassNvme } : {}),
   });
@@ -201,7 +201,7 @@ test('stacd process_info: the same keys as stafd without avahi, json.dumps form'
   const info = JSON.parse(text) as Record<string, PyValue>;
   assertKeyOrder('process_info', info, PROCESS_INFO_KEYS);
   assert.ok(!('avahi' in info));
-  assert.equal(info['config soak timer'], '0.01s [off]');
+  assert.equal(info['config soak timer'], '0.01s [off]', 'the minimum interval between passes, no pass due');
   await s.stop();
 });
 

@@ -45,7 +45,7 @@ function setup(conf: string, view: () => StafdView) {
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: () => {},
     registryDir: join(dir, 'registry'),
-    soakMs: 60_000,
+    minPassIntervalMs: 60_000,
     retry: { fastMs: 60_000, slowMs: 60_000 },
     monotonicMs: () => now,
     onPass: (s) => metrics.observePass(s),

@@ -11,8 +11,10 @@ import { EFlags } from '../../src/core/nvme/discovery-log.js';
 import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
+import { StafdViewCache } from '../../src/daemons/stacd/stafd-view-cache.js';
 import { ioEntry } from '../support/discovery-target.js';
 import { fakeKernel } from '../support/kernel-records.js';
+import { flush, ManualClock } from '../support/manual-clock.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
@@ -36,7 +38,7 @@ function setup(
     log: (l, m) => logs.push(`${l}: ${m}`),
     registryDir: join(dir, 'registry'),
     lkcPath: join(dir, 'run', 'last-known-config.json'),
-    soakMs: 10,
+    minPassIntervalMs: 10,
     retry: { fastMs: 20, slowMs: 50 },
   });
   return { s, k, dir, logs };
@@ -214,7 +216,7 @@ test('a connect the kernel refuses while a secret is configured: one authenticat
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
     registryDir: join(dir, 'registry'),
-    soakMs: 10,
+    minPassIntervalMs: 10,
     // Real retry timers far beyond the test: every pass here is one the test starts.
     retry: { fastMs: 600_000, slowMs: 3_600_000 },
     monotonicMs: () => now,
@@ -245,7 +247,7 @@ test('a connect the kernel refuses while a secret is configured: one authenticat
     await s.reconcile({ backoff: true });
   }
   const passes = done;
-  s.soak(0); // the production wiring: a soaked pass honours the backoff too
+  s.changed(); // the production wiring: a pass a change starts honours the backoff too
   while (done === passes) await new Promise((r) => setTimeout(r, 5));
   assert.equal(attempts(AUTH), 1, 'no retry before the fast retry is due');
   assert.equal(s.connectFailures, 2);
@@ -324,5 +326,167 @@ test('the host key of sys.conf is named when no controller= secret is configured
     /\(tcp, 127\.0\.0\.1, 4420, nqn\.x\) Failed to connect to controller\. .*authentication failed \(EIO\).*\(the host key of sys\.conf\)/,
   );
   assert.ok(!errors[0]!.includes(KEY.slice(10, 30)));
+  await s.stop();
+});
+
+// ---- edge-triggered passes (issue 14): a change acts at once, changes during a pass make one trailing pass ----
+
+function edgeSetup(view: () => StafdView, opts: { hold?: () => Promise<void> | undefined } = {}) {
+  const clock = new ManualClock();
+  clock.t = 1_000_000;
+  const k = fakeKernel(async () => {
+    await opts.hold?.();
+  });
+  const dir = mkdtempSync(join(tmpdir(), 'stacd-edge-'));
+  const logs: string[] = [];
+  const cache = new StafdViewCache(async () => view());
+  const s = new StacdService({
+    config: parseStacdConfig('').config,
+    identity,
+    stafd: () => cache.get(),
+    kernel: k.port,
+    ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
+    log: (l, m) => logs.push(`${l}: ${m}`),
+    registryDir: join(dir, 'registry'),
+    minPassIntervalMs: 250,
+    schedulerClock: clock,
+    retry: { fastMs: 600_000, slowMs: 3_600_000 },
+    monotonicMs: () => clock.now(),
+    onPass: () => done++,
+  });
+  let done = 0;
+  /** Every pass started has ended (a pass does real file I/O for the registry: waited for, not slept). */
+  const settle = async () => {
+    while (done < s.changePasses) await new Promise((r) => setImmediate(r));
+    await flush();
+  };
+  /** Time moves on; each pass a timer starts runs to its end. */
+  const step = async (ms: number) => {
+    await settle();
+    await clock.advance(ms);
+    await settle();
+  };
+  /** What stacd's main does on stafd's log_pages_changed: refresh the copy, then a change. */
+  const stafdSignal = () => {
+    cache.refresh();
+    s.changed();
+  };
+  return { s, k, clock, cache, stafdSignal, logs, settle, step };
+}
+
+test('an AEN-driven stafd signal: the new controller is connected by the first pass after it, started at once', async () => {
+  let entries = [ioEntry(1)];
+  const { s, k, cache, stafdSignal, settle, step } = edgeSetup(() => ({
+    answered: true,
+    dcs: [{ dc, entries }],
+  }));
+  s.start();
+  await settle(); // the manual clock does not move: no timer can have started anything
+  assert.equal(s.changePasses, 1, 'start: a pass at once');
+  assert.equal(k.ctrls.length, 1);
+  await step(5000); // idle
+  assert.equal(s.changePasses, 1, 'no pass without a change');
+
+  // stafd re-read its log after an AEN and says so: the pass starts without waiting for any timer and takes the
+  // answer stafd gives after the change.
+  entries = [ioEntry(1), ioEntry(2)];
+  const queries = cache.queries;
+  stafdSignal();
+  await settle();
+  assert.equal(s.changePasses, 2, 'started at once: no timer fired');
+  assert.equal(cache.queries, queries + 1, "one stafd query, shared by the signal's refresh and the pass");
+  assert.deepEqual(
+    k.ctrls.map((c) => c.subsysnqn),
+    [ioEntry(1).subnqn, ioEntry(2).subnqn],
+    'connected in the first pass after the signal',
+  );
+  assert.deepEqual(
+    s.lastPlan!.items.map((i) => i.action),
+    ['keep', 'connect'],
+  );
+  assert.match(JSON.parse(s.processInfo())['config soak timer'], /^0\.25s \[off\]$/);
+
+  // Removal likewise: the entry goes, the next pass (at once, the interval has passed) disconnects it.
+  await step(1000);
+  entries = [ioEntry(1)];
+  stafdSignal();
+  await settle();
+  assert.equal(s.changePasses, 3);
+  assert.deepEqual(
+    k.ctrls.map((c) => c.subsysnqn),
+    [ioEntry(1).subnqn],
+  );
+  await s.stop();
+});
+
+test("changes during a pass (stafd signals, the pass's own add uevents) make exactly one trailing pass", async () => {
+  let release: (() => void) | undefined;
+  let held: Promise<void> | undefined;
+  const entries = [ioEntry(1), ioEntry(2), ioEntry(3)];
+  const { s, k, step } = edgeSetup(() => ({ answered: true, dcs: [{ dc, entries }] }), {
+    hold: () => held,
+  });
+  held = new Promise<void>((r) => {
+    release = r;
+  });
+  s.start();
+  await flush();
+  assert.equal(s.changePasses, 1);
+  // While the connects are held: each connect's add uevent, stafd signals, a SIGHUP-like change.
+  for (let i = 0; i < 20; i++) s.changed();
+  assert.match(JSON.parse(s.processInfo())['config soak timer'], /^0\.25s \[[\d.]+s\]$/, 'a pass is due');
+  await flush();
+  assert.equal(s.changePasses, 1, 'nothing starts while the pass runs');
+  held = undefined;
+  release!();
+  await step(1000);
+  assert.equal(k.ctrls.length, 3);
+  assert.equal(s.changePasses, 2, 'exactly one trailing pass for the 20 changes');
+  assert.deepEqual(
+    s.lastPlan!.items.map((i) => i.action),
+    ['keep', 'keep', 'keep'],
+    'the trailing pass finds the work done',
+  );
+  await step(10_000);
+  assert.equal(s.changePasses, 2);
+  await s.stop();
+});
+
+test("a failed connect's add and remove uevents: one trailing pass that leaves it alone until its retry is due", async () => {
+  const { s, k, step } = edgeSetup(() => ({ answered: true, dcs: [{ dc, entries: [ioEntry(1)] }] }));
+  k.refuse.add(ioEntry(1).subnqn);
+  const inner = k.port.connect;
+  k.port.connect = async (r) => {
+    try {
+      return await inner(r);
+    } finally {
+      // What the kernel does for a failed fabrics connect: the controller device comes and goes.
+      s.changed();
+      s.changed();
+    }
+  };
+  s.start();
+  await step(1000);
+  assert.equal(k.requests.length, 1);
+  assert.equal(s.changePasses, 2, 'the first pass and one trailing pass');
+  await step(60_000);
+  assert.equal(s.changePasses, 2, 'no pass storm: the trailing pass made no connect, hence no uevent');
+  assert.equal(k.requests.length, 1, 'no retry before it is due');
+  await s.stop();
+});
+
+test('a uevent storm: passes bounded by elapsed / min-interval + 1', async () => {
+  const { s, step } = edgeSetup(() => ({ answered: true, dcs: [{ dc, entries: [ioEntry(1)] }] }));
+  s.start();
+  const elapsed = 5000;
+  for (let t = 0; t < elapsed; t += 2) {
+    s.changed();
+    await step(2);
+  }
+  await step(1000);
+  const bound = elapsed / 250 + 1;
+  assert.ok(s.changePasses <= bound, `${s.changePasses} passes for 2,500 changes in 5 s (bound ${bound})`);
+  assert.ok(s.changePasses >= 2);
+  assert.equal(s.sysfsScans, s.passes);
   await s.stop();
 });

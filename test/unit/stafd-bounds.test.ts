@@ -296,7 +296,7 @@ function service(fabric: FakeFabric, conf: string) {
     connect: fabric.connect,
     log: (level, m) => logs.push(`${level}: ${m}`),
     signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
-    soakMs: 5,
+    minPassIntervalMs: 5,
     timing: { fastRetryMs: 50, slowRetryMs: 100, dimRetryMs: 50, logRetryMs: 50, minReadIntervalMs: 0 },
     onBoundHit: (b) => hits.push(b),
   });

@@ -8,6 +8,7 @@ import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StafdService, type TidArgs } from '../../src/daemons/stafd/service.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
+import { flush, ManualClock } from '../support/manual-clock.js';
 import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
 
 const identity = TEST_IDENTITY;
@@ -134,4 +135,73 @@ test('mDNS: discovered DCs connect; gone and unreachable ones are purged after t
   // Now unreachable as well: purged after 0.3 s.
   await d.stop();
   await until('purged', () => s.snapshot().length === 0, 5000);
+});
+
+test('DC reconciliation is edge-triggered: a change starts a pass at once, changes during a pass make one trailing pass, a storm is bounded', async () => {
+  const clock = new ManualClock();
+  clock.t = 50_000;
+  let reads = 0;
+  let held: Promise<void> | undefined;
+  const s = new StafdService({
+    ...testStafdOptions(''),
+    signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
+    minPassIntervalMs: 250,
+    schedulerClock: clock,
+    // Read once at the start of every pass: counts passes, and holds one while the test wants.
+    hostExclusions: async () => {
+      reads++;
+      await held;
+      return [];
+    },
+  });
+  services.push(s);
+  const soakTimer = () => JSON.parse(s.processInfo())['config soak timer'] as string;
+  /** No pass running: idle, or a due pass waiting for its timer. */
+  const settle = async () => {
+    while (soakTimer() !== '0.25s [off]' && clock.armed === 0) await new Promise((r) => setImmediate(r));
+  };
+  const step = async (ms: number) => {
+    await settle();
+    await clock.advance(ms);
+    await settle();
+  };
+
+  s.start();
+  await settle(); // the manual clock has not moved: no timer started it
+  assert.equal(s.changePasses, 1, 'start: a pass at once');
+  assert.equal(reads, 1);
+  await step(5000);
+  // One change when idle: at once.
+  s.setDiscovered([]);
+  await settle();
+  assert.equal(reads, 2, 'a change while idle: a pass at once');
+
+  // Twenty changes while a pass runs: one trailing pass.
+  await step(1000);
+  let release!: () => void;
+  held = new Promise<void>((r) => {
+    release = r;
+  });
+  s.reload(parseStafdConfig('', 'stafd.conf').config);
+  await flush();
+  for (let i = 0; i < 20; i++) s.setDiscovered([]);
+  assert.equal(reads, 3);
+  held = undefined;
+  release();
+  await step(1000);
+  assert.equal(reads, 4, 'exactly one trailing pass for 20 changes');
+  await step(10_000);
+  assert.equal(reads, 4);
+
+  // A storm: a change every 4 ms for 5 s.
+  const before = reads;
+  for (let t = 0; t < 5000; t += 4) {
+    s.setDiscovered([]);
+    await step(4);
+  }
+  await step(1000);
+  const passes = reads - before;
+  assert.ok(passes <= 5000 / 250 + 1, `${passes} passes for 1,250 changes in 5 s`);
+  assert.equal(s.changePasses, reads);
+  await s.stop();
 });

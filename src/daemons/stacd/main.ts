@@ -79,11 +79,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   };
 
-  // stafd's log pages, asked for when stafd announces a change (not once per pass).
+  // stafd's log pages, asked for when stafd announces a change (not once per pass). The query starts first, then
+  // the pass (at once when none runs): the pass awaits this very answer and connects what it lists.
   const stafdView = new StafdViewCache(askStafd);
   const stafdChanged = () => {
     stafdView.refresh();
-    service.soak();
+    service.changed();
   };
 
   const kernel = new KernelFabrics();
@@ -104,7 +105,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     onPass: (seconds) => metrics.observePass(seconds),
     hostExclusions: () => hostExclusions.load(identity.hostId),
   });
-  hostExclusions.watch(() => service.soak());
+  hostExclusions.watch(() => service.changed());
 
   // Know whether stafd is there before answering anything (a plan asked for at start must not say
   // "stafd is not answering" only because the name watch was not set up yet).
@@ -142,12 +143,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   const uevents = new UeventMonitor();
   try {
     uevents.start();
+    // A controller came or went: a pass at once, or one trailing pass. stacd's own connects bring an add uevent
+    // each (and a remove when they fail): those arrive during the pass that made them and make one trailing pass,
+    // which leaves a failed connect alone until its retry is due.
     uevents.on('nvme', (ev) => {
-      if (ev.kind === 'add' || ev.kind === 'remove') service.soak(ev.kind === 'remove' ? 200 : 1000);
+      if (ev.kind === 'add' || ev.kind === 'remove') service.changed();
     });
     uevents.on('overflow', () => {
       log('warning', 'Kernel events were lost (receive buffer overflow): full resynchronisation');
-      service.soak(0);
+      service.changed();
     });
   } catch (e) {
     log(

@@ -1,6 +1,7 @@
 /**
- * The stacd service: reconciliation passes (coalesced after a soak) that scan the kernel once, ask stafd, plan,
- * and execute the plan with bounded concurrency; ownership marked in the NVMe registry; retries with
+ * The stacd service: reconciliation passes (edge-triggered: a change starts one at once, changes during a pass
+ * make one trailing pass; see PassScheduler) that scan the kernel once, ask stafd, plan, and execute the plan with
+ * bounded concurrency; ownership marked in the NVMe registry; retries with
  * fast-then-slow backoff; the org.nvmexpress.stac API data. Process, D-Bus and udev wiring live in main.ts.
  */
 import { type Connected, KernelConnectError } from '../../adapters/kernel/fabrics.js';
@@ -26,6 +27,7 @@ import {
 } from '../../core/stacd/plan.js';
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import { Tid, type TidOptions } from '../../core/tid.js';
+import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
 import {
   commonProcessInfo,
   dlpeRepr,
@@ -34,7 +36,6 @@ import {
   pyBool,
   sysfsAttributes,
 } from '../process-info.js';
-import { SoakTimer } from '../soak-timer.js';
 import type { LogLevel, TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
 
@@ -54,7 +55,10 @@ export interface StacdServiceOptions {
   log: (level: LogLevel, message: string) => void;
   registryDir?: string;
   lkcPath?: string | undefined;
-  soakMs?: number;
+  /** Least time between two pass starts that changes cause (default MIN_PASS_INTERVAL_MS, 250 ms). */
+  minPassIntervalMs?: number;
+  /** Clock and timers of the pass scheduler (tests). */
+  schedulerClock?: SchedulerClock;
   retry?: { fastMs: number; slowMs: number };
   /** Monotonic clock in ms for pass durations and retry times (default performance.now). */
   monotonicMs?: () => number;
@@ -119,7 +123,7 @@ export class StacdService {
   private readonly attempts = new Map<string, number>();
   /**
    * Failed connects: when the next attempt is due (monotonic ms) and the kind of failure last logged as an error
-   * (one error per kind, not per retry). A pass started by a change (soak: uevents, stafd's signals) leaves a
+   * (one error per kind, not per retry). A pass started by a change (uevents, stafd's signals) leaves a
    * controller alone until its retry is due: every failed connect brings an add and a remove uevent of its own,
    * which would otherwise start the next attempt at once.
    */
@@ -127,10 +131,8 @@ export class StacdService {
   /** Connects refused with EALREADY since the last pass that kept the controller (a race, not a failure). */
   private readonly raced = new Set<string>();
   private previousDiscovered: DesiredIoc[] = [];
-  /** The last soak asked for and when it fires (performance.now() ms), for status output. */
-  private soakInterval: number | undefined;
-  private soakDueAt = 0;
-  private readonly soakTimer = new SoakTimer(() => void this.reconcile({ backoff: true }));
+  /** Passes that changes start: at once when idle, one trailing pass for what arrives during a pass. */
+  private readonly scheduler: PassScheduler;
   private retryTimer: NodeJS.Timeout | undefined;
   private running = false;
   private again = false;
@@ -157,6 +159,11 @@ export class StacdService {
   constructor(private readonly opts: StacdServiceOptions) {
     this.config = opts.config;
     this.tron = opts.config.tron;
+    this.scheduler = new PassScheduler(() => this.reconcile({ backoff: true }), {
+      ...(opts.minPassIntervalMs !== undefined ? { minIntervalMs: opts.minPassIntervalMs } : {}),
+      ...(opts.schedulerClock ? { clock: opts.schedulerClock } : {}),
+      onError: (e) => opts.log('error', `Reconciliation pass failed: ${(e as Error).message}`),
+    });
     if (opts.lkcPath) this.owned = loadOwned(opts.lkcPath);
   }
 
@@ -169,7 +176,7 @@ export class StacdService {
   }
 
   start(): void {
-    this.soak();
+    this.changed();
   }
 
   reload(config: StacdConfig): void {
@@ -177,15 +184,21 @@ export class StacdService {
     this.tron = config.tron;
     // The new configuration may have fixed what failed (a secret): retry at the next pass.
     for (const f of this.failed.values()) f.retryAt = 0;
-    this.soak();
+    this.changed();
   }
 
-  /** Something changed (stafd signal, uevent, SIGHUP): reconcile `ms` after the latest call (see SoakTimer). */
-  soak(ms = this.opts.soakMs ?? 1500): void {
+  /**
+   * Something changed (stafd signal, uevent, SIGHUP, the host exclusion list): a pass at once when none runs, else
+   * one trailing pass (see PassScheduler). Such passes leave a failed connect alone until its retry is due.
+   */
+  changed(): void {
     if (this.stopped) return;
-    this.soakInterval = ms;
-    this.soakDueAt = performance.now() + ms;
-    this.soakTimer.schedule(ms);
+    this.scheduler.request();
+  }
+
+  /** Passes started by changes (tests, benchmarks). */
+  get changePasses(): number {
+    return this.scheduler.started;
   }
 
   private async inputs() {
@@ -277,7 +290,7 @@ export class StacdService {
       finish?.();
       if (this.again) {
         this.again = false;
-        this.soak(0);
+        this.changed();
       }
     }
   }
@@ -387,7 +400,7 @@ export class StacdService {
                 `${item.tid.toString()} | Connected by another program meanwhile (nvme-cli's udev rule?): adopting it`,
               );
               this.events.add(new Date(), { kind: 'connect-raced', controller: item.tid.toString() });
-              this.soak(200);
+              this.changed(); // the next pass adopts it
               return;
             }
             failures++;
@@ -461,8 +474,8 @@ export class StacdService {
   async stop(): Promise<void> {
     this.stopped = true;
     // A pass in progress finishes first: a connection it makes is claimed and remembered.
+    this.scheduler.stop();
     await this.currentPass;
-    this.soakTimer.cancel();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.opts.lkcPath) {
       try {
@@ -552,10 +565,10 @@ export class StacdService {
 
   /** nvme-stas' process_info (json.dumps form, its keys in its order), then stas' own keys. */
   processInfo(): string {
-    const soakSec = (this.soakInterval ?? this.opts.soakMs ?? 1500) / 1000;
-    const soak = this.soakTimer.pending
-      ? gtimerText(soakSec, (this.soakDueAt - performance.now()) / 1000)
-      : gtimerText(soakSec);
+    // 'config soak timer': stas has no soak; the minimum interval between two pass starts, and while a pass runs
+    // or is due, the seconds until it may start.
+    const due = this.scheduler.dueInMs();
+    const soak = gtimerText(this.scheduler.minIntervalMs / 1000, due === undefined ? undefined : due / 1000);
     return pyJsonDumps({
       ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath, soak),
       'reconcile passes': String(this.passes),

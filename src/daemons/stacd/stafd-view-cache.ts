@@ -1,8 +1,8 @@
 /**
  * stacd's copy of stafd's log pages, kept current by stafd's signals: a pass reads it instead of asking stafd
  * each time. Every change stafd announces (log_pages_changed, dc_removed, stafd (re)appearing or leaving the
- * bus) and every reload invalidates it and starts a new query at once, so that the answer is usually in by the
- * time the soak ends. A query that fails, and a copy older than `maxAgeMs`, are never served.
+ * bus) and every reload invalidates it and starts a new query at once; the pass that the change starts (at once
+ * when none runs) awaits that query, so it connects what the change brought. A query that fails, and a copy older than `maxAgeMs`, are never served.
  */
 import type { StafdView } from '../../core/stacd/plan.js';
 

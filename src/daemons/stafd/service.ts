@@ -1,6 +1,7 @@
 /**
  * The stafd service: keeps the set of discovery controllers in line with the configuration, mDNS and referrals
- * (reconciliation after a 1.5 s soak), runs each one, persists the last-known configuration, and answers the
+ * (edge-triggered reconciliation: a change starts a pass at once, changes during a pass make one trailing pass, two
+ * passes start at least 250 ms apart), runs each one, persists the last-known configuration, and answers the
  * org.nvmexpress.staf D-Bus API. No D-Bus, Avahi or process concerns here: those are wired by the program.
  */
 import { lookup } from 'node:dns/promises';
@@ -24,6 +25,7 @@ import {
 import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
+import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
 import {
   asctime,
   commonProcessInfo,
@@ -33,7 +35,6 @@ import {
   type SYSFS_ATTRIBUTES,
   sysfsAttributes,
 } from '../process-info.js';
-import { SoakTimer } from '../soak-timer.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
 import { LkcWriter, loadLkc, type SavedDc } from './last-known-config.js';
 
@@ -53,7 +54,10 @@ export interface StafdServiceOptions {
   log: (level: LogLevel, message: string) => void;
   signals: StafdSignals;
   lkcPath?: string | undefined;
-  soakMs?: number;
+  /** Least time between two reconciliation pass starts (default MIN_PASS_INTERVAL_MS, 250 ms). */
+  minPassIntervalMs?: number;
+  /** Clock and timers of the pass scheduler (tests). */
+  schedulerClock?: SchedulerClock;
   timing?: DcTiming;
   /** Host name resolution for `controller=` lines naming a host (default: the system resolver). */
   resolve?: (name: string, family: 4 | 6 | undefined) => Promise<string>;
@@ -100,9 +104,8 @@ export class StafdService {
   private discovered: Tid[] = [];
   /** mDNS-discovered DCs no longer announced: since when (epoch ms). */
   private readonly lostSince = new Map<string, number>();
-  private readonly soakTimer = new SoakTimer(() => void this.reconcile());
-  /** When the soak timer fires (performance.now() ms), for status output. */
-  private soakDueAt = 0;
+  /** Reconciliation passes: at once on a change when idle, one trailing pass for what arrives during a pass. */
+  private readonly scheduler: PassScheduler;
   /**
    * The mDNS side's state for process_info (`avahi`: wake-up timer, service types, services), set while zeroconf
    * runs; without it, what nvme-stas shows with zeroconf disabled.
@@ -126,6 +129,11 @@ export class StafdService {
   constructor(private readonly opts: StafdServiceOptions) {
     this.config = opts.config;
     this.tron = opts.config.tron;
+    this.scheduler = new PassScheduler(() => this.reconcile(), {
+      ...(opts.minPassIntervalMs !== undefined ? { minIntervalMs: opts.minPassIntervalMs } : {}),
+      ...(opts.schedulerClock ? { clock: opts.schedulerClock } : {}),
+      onError: (e) => opts.log('error', `Reconciliation pass failed: ${(e as Error).message}`),
+    });
     this.lkc = opts.lkcPath ? new LkcWriter(opts.lkcPath, { log: opts.log }) : undefined;
   }
 
@@ -143,7 +151,7 @@ export class StafdService {
     return { defaultHostNqn: this.opts.identity.hostNqn, ignoreIface: this.config.ignoreIface };
   }
 
-  /** Restores the last-known DCs with their cached logs, then reconciles after the soak. */
+  /** Restores the last-known DCs with their cached logs, then reconciles at once. */
   start(): void {
     if (this.opts.lkcPath) {
       const { dcs, problem } = loadLkc(this.opts.lkcPath);
@@ -158,7 +166,7 @@ export class StafdService {
       if (dcs.length)
         this.opts.log('info', `Restored ${dcs.length} discovery controller(s) from ${this.opts.lkcPath}`);
     }
-    this.soak();
+    this.changed();
   }
 
   /** New configuration (SIGHUP): applies to new connections; controllers removed or excluded go at once. */
@@ -166,20 +174,24 @@ export class StafdService {
     this.config = config;
     this.tron = config.tron;
     for (const r of this.dcs.values()) r.resync();
-    this.soak();
+    this.changed();
   }
 
   /** mDNS view: the reachable DCs Avahi currently announces. */
   setDiscovered(tids: Tid[]): void {
     this.discovered = tids;
-    this.soak();
+    this.changed();
   }
 
-  private soak(): void {
+  /** An input changed: a pass at once when none runs, else one trailing pass (see PassScheduler). */
+  private changed(): void {
     if (this.stopped) return;
-    const ms = this.opts.soakMs ?? 1500;
-    this.soakDueAt = performance.now() + ms;
-    this.soakTimer.schedule(ms);
+    this.scheduler.request();
+  }
+
+  /** Passes started by changes (tests, benchmarks). */
+  get changePasses(): number {
+    return this.scheduler.started;
   }
 
   private async resolveConfigured(): Promise<{ tid: Tid; entry?: ControllerEntry }[]> {
@@ -234,7 +246,7 @@ export class StafdService {
               'warning',
               `${r.tid.toString()} | ${r.device ?? 'nvme?'} - Controller is not responding. Will be removed by ${asctime(new Date(now + persist * 1000))} unless restored`,
             );
-            const t = setTimeout(() => this.soak(), persist * 1000);
+            const t = setTimeout(() => this.changed(), persist * 1000);
             t.unref?.();
           } else
             this.opts.log(
@@ -317,7 +329,7 @@ export class StafdService {
       this.reconciling = false;
       if (this.again) {
         this.again = false;
-        this.soak();
+        this.changed();
       }
     }
   }
@@ -398,7 +410,7 @@ export class StafdService {
       const refs = r.referrals.map((t) => t.key()).join('\n');
       if (refs !== lastReferrals) {
         lastReferrals = refs;
-        this.soak();
+        this.changed();
       }
       this.saveLkc();
     });
@@ -413,7 +425,7 @@ export class StafdService {
         });
       else if (state === 'waiting')
         this.events.add(new Date(), { kind: 'connection-lost', controller: r.tid.toString() });
-      if (r.origin === 'discovered') this.soak();
+      if (r.origin === 'discovered') this.changed();
     });
     this.dcs.set(c.tid.key(), r);
     this.opts.onRunner?.(r);
@@ -448,7 +460,7 @@ export class StafdService {
    */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.soakTimer.cancel();
+    this.scheduler.stop();
     const keep = this.config.persistentConnections;
     await Promise.all([...this.dcs.values()].map((r) => r.stop({ keep })));
     // After the stops: a deleted kernel DC is no longer recorded as stafd's.
@@ -560,10 +572,10 @@ export class StafdService {
 
   /** nvme-stas' process_info (json.dumps form, its keys in its order), then stas' `discovery controllers`. */
   processInfo(): string {
-    const soakSec = (this.opts.soakMs ?? 1500) / 1000;
-    const soak = this.soakTimer.pending
-      ? gtimerText(soakSec, (this.soakDueAt - performance.now()) / 1000)
-      : gtimerText(soakSec);
+    // 'config soak timer': stas has no soak; the minimum interval between two pass starts, and while a pass runs
+    // or is due, the seconds until it may start.
+    const due = this.scheduler.dueInMs();
+    const soak = gtimerText(this.scheduler.minIntervalMs / 1000, due === undefined ? undefined : due / 1000);
     return pyJsonDumps({
       ...commonProcessInfo(this.tron, this.opts.identity, this.opts.lkcPath, soak),
       avahi: this.avahiInfo?.() ?? {
