@@ -4,10 +4,11 @@
 #
 #   lab/run-lab-tests.sh [TEST-PATH...]      default: dist/test/lab/ (every test file)
 #
-# Two boots: every test file but the nBFT ones (nbft*.test.js) in a guest without an NBFT; then the nBFT
+# Up to three boots: every test file but the nBFT and systemd ones (nbft*.test.js) in a guest without an NBFT; then the nBFT
 # ones in a second guest whose ACPI tables include the NBFT that `node dist/test/support/nbft-fixture.js`
 # writes (lab/vm-run.sh --acpitable), so that only they see a firmware table (stafd reads it at start).
-# A boot with no test file to run is left out. Arguments starting with '-' go to node --test in both.
+# A third boot, with systemd as PID 1 (lab/vm-run.sh --systemd), runs the systemd*.test.js files: the installed
+# package's units under a real systemd. A boot with no test file to run is left out. Arguments starting with '-' go to node --test in each.
 #
 # Builds the guest first if lab/build/ is missing or stale (lab/setup.sh --build-only; the packages
 # must be installed already: lab/setup.sh without options does that). The test files run one at a time (--test-concurrency=1): they all
@@ -39,10 +40,11 @@ make -s install DESTDIR="$STAGE" PREFIX=/usr SYSCONFDIR=/etc NODE="$(command -v 
 DEB=$(make -s deb DEBDIR="$DEBOUT" | tail -n 1)
 
 # Split the test files between the two boots.
-opts=() plain=() nbft=()
+opts=() plain=() nbft=() sysd=()
 classify() {
   case $(basename "$1") in
     nbft*.test.js) nbft+=("$1") ;;
+    systemd*.test.js) sysd+=("$1") ;;
     *) plain+=("$1") ;;
   esac
 }
@@ -76,6 +78,12 @@ if [ ${#nbft[@]} -gt 0 ]; then
   rc=0
   guest --acpitable "$table" -- "${nbft[@]}" || rc=$?
   rm -f "$table"
+  [ "$status" -ne 0 ] || status=$rc
+fi
+if [ ${#sysd[@]} -gt 0 ]; then
+  echo "run-lab-tests: a boot with systemd as PID 1 for ${sysd[*]}" >&2
+  rc=0
+  guest --systemd -- "${sysd[@]}" || rc=$?
   [ "$status" -ne 0 ] || status=$rc
 fi
 echo "run-lab-tests: exit status $status after $(($(date +%s) - start)) s (boots included)" >&2

@@ -23,6 +23,9 @@
 #   --acpitable FILE      install FILE (a whole ACPI table, header included) in the guest's ACPI tables
 #                         (QEMU -acpitable file=FILE); the guest kernel shows it under
 #                         /sys/firmware/acpi/tables/<signature> (e.g. an nBFT: .../NBFT). Repeatable
+#   --systemd             systemd (the host's /lib/systemd/systemd) is the guest's PID 1: the command runs
+#                         as the oneshot unit vmrun.service after basic.target (journald, D-Bus system
+#                         bus; the host's enabled services are not started), then the guest powers off
 #
 # Exit status: the command's; 124 on timeout; 125 if the guest died without reporting one (e.g. a
 # kernel panic); 2 on usage errors or a missing guest build. The command runs under /bin/bash with the
@@ -32,7 +35,7 @@ set -euo pipefail
 
 LAB=$(cd "$(dirname "$0")" && pwd)
 BUILD=$LAB/build
-ACCEL=auto MEM=1024 CPUS=2 TIMEOUT=600 CWD=$PWD MODULES='' TBSIZE='' DEBUG='' SHELL_MODE='' LOG=''
+ACCEL=auto MEM=1024 CPUS=2 TIMEOUT=600 CWD=$PWD MODULES='' TBSIZE='' DEBUG='' SHELL_MODE='' SYSTEMD='' LOG=''
 RW=()
 ENVS=()
 ACPITABLES=()
@@ -56,6 +59,7 @@ while [ $# -gt 0 ]; do
     --acpitable) ACPITABLES+=("$(cd "$(dirname "$2")" && pwd)/$(basename "$2")") && shift 2 ;;
     --debug) DEBUG=1 && shift ;;
     --shell) SHELL_MODE=1 && shift ;;
+    --systemd) SYSTEMD=1 && shift ;;
     -h | --help) usage ;;
     --) shift && break ;;
     -*) echo "vm-run: unknown option $1" >&2 && exit 2 ;;
@@ -63,6 +67,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -gt 0 ] || [ -n "$SHELL_MODE" ] || usage
+if [ -n "$SYSTEMD" ]; then
+  [ -z "$SHELL_MODE" ] || { echo "vm-run: --systemd runs a command; --shell is not supported with it" >&2 && exit 2; }
+  [ -x /lib/systemd/systemd ] || { echo "vm-run: --systemd: no /lib/systemd/systemd on the host (apt-get install systemd)" >&2 && exit 2; }
+fi
 
 # The guest mounts fresh /tmp, /run and /dev/shm over the host's, so a working directory under one of them
 # (a CI checkout in /tmp, say) would vanish: share it into the guest at the same path.
@@ -133,6 +141,10 @@ APPEND+=" i8042.noaux=1 i8042.nomux=1 i8042.nopnp=1 i8042.dumbkbd=1 8250.nr_uart
 [ -z "$MODULES" ] || APPEND+=" vmrun.modules=$MODULES"
 if [ -n "$DEBUG" ]; then APPEND+=" vmrun.debug=1 loglevel=7"; else APPEND+=" quiet loglevel=1"; fi
 [ -z "$SHELL_MODE" ] || APPEND+=" vmrun.shell=1"
+if [ -n "$SYSTEMD" ]; then
+  APPEND+=" vmrun.systemd=1 systemd.show_status=0"
+  [ -n "$DEBUG" ] || APPEND+=" systemd.log_level=warning"
+fi
 
 QEMU=(qemu-system-x86_64 -nodefaults -no-user-config -machine q35 "${ACCEL_ARGS[@]}"
   -m "$MEM" -smp "$CPUS" -display none -monitor none -no-reboot
