@@ -2,7 +2,7 @@
  * The Debian package's units under a real systemd: lab/run-lab-tests.sh runs systemd*.test.js in a guest booted
  * with `lab/vm-run.sh --systemd` (systemd is PID 1, the test runs as the oneshot unit vmrun.service after
  * basic.target: journald and the D-Bus system bus are up). The test installs STAS_DEB with dpkg, then:
- * - stas-config@nqn.service / stas-config@id.service create a missing host identity and keep an existing one;
+ * - stas-config@hostnqn.service / stas-config@hostid.service create a missing host identity and keep an existing one;
  * - `systemctl start stafd stacd` returns once the bus names are owned (Type=dbus);
  * - under the units' hardening, stacd connects the I/O controller of its own controller= line and those of the
  *   discovery log stafd gets (netlink uevents, /dev/nvme-fabrics, sysfs, D-Bus all work);
@@ -86,21 +86,21 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
   ok('systemctl', ['stop', 'stacd', 'stafd']);
   assert.equal(prop('stafd', 'UnitFileState'), 'enabled');
 
-  await t.test('stas-config@nqn/@id create a missing host identity and keep an existing one', () => {
+  await t.test('stas-config@hostnqn/@hostid create a missing host identity and keep an existing one', () => {
     const before = readFileSync('/etc/nvme/hostnqn', 'utf8');
     rmSync('/etc/nvme/hostid', { force: true });
     writeFileSync('/etc/nvme/hostnqn', ''); // empty counts as missing (ConditionFileNotEmpty=)
-    ok('systemctl', ['start', 'stas-config@nqn.service', 'stas-config@id.service']);
+    ok('systemctl', ['start', 'stas-config@hostnqn.service', 'stas-config@hostid.service']);
     const nqn = readFileSync('/etc/nvme/hostnqn', 'utf8').trim();
     const id = readFileSync('/etc/nvme/hostid', 'utf8').trim();
     assert.match(nqn, /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-f-]{36}$/);
     assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.notEqual(nqn, before.trim());
     // Present now: the condition skips the generator, nothing is replaced.
-    ok('systemctl', ['restart', 'stas-config@nqn.service', 'stas-config@id.service']);
+    ok('systemctl', ['restart', 'stas-config@hostnqn.service', 'stas-config@hostid.service']);
     assert.equal(readFileSync('/etc/nvme/hostnqn', 'utf8').trim(), nqn);
     assert.equal(readFileSync('/etc/nvme/hostid', 'utf8').trim(), id);
-    assert.equal(prop('stas-config@nqn.service', 'ConditionResult'), 'no');
+    assert.equal(prop('stas-config@hostnqn.service', 'ConditionResult'), 'no');
   });
 
   appendFileSync('/etc/stas/stafd.conf', '\n[Service Discovery]\nzeroconf = disabled\n');

@@ -122,7 +122,7 @@ test('make install is offline and installs the bundled programs, the addon and n
   assert.match(unit, new RegExp(`ExecStart=${root}/usr/sbin/stafd --syslog`));
   assert.match(
     readFileSync(join(root, 'usr/lib/systemd/system/stas-config@.service'), 'utf8'),
-    new RegExp(`ExecStart=${root}/usr/bin/stasadm host%i -f /etc/nvme/host%i`),
+    new RegExp(`ExecStart=${root}/usr/bin/stasadm %i -f /etc/nvme/%i`),
   );
   // --version: stas and package.json's version, from every installed program.
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
