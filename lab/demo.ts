@@ -8,7 +8,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labSkipReason, resetLab } from '../test/lab/support/host.js';
+import { controllers, ctrlAttr, labSkipReason, resetLab } from '../test/lab/support/host.js';
 import { Nvmet } from '../test/lab/support/nvmet.js';
 import { publishService, startAvahiDaemon } from '../test/support/avahi.js';
 import { startDbusDaemon } from '../test/support/dbus-daemon.js';
@@ -22,7 +22,15 @@ const t0 = Date.now();
 const say = (s: string) =>
   console.log(`\n\x1b[1m== ${s}\x1b[0m  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 const nqn = (i: number) => `nqn.2024-01.io.stas-demo:subsys${i}`;
-const ioCount = () => readdirSync('/sys/class/nvme').length;
+/** I/O controllers only: stafd's discovery controllers are kernel controllers too (its default). */
+const ioCount = () =>
+  controllers().filter((c) => {
+    try {
+      return ctrlAttr(c, 'cntrltype') === 'io';
+    } catch {
+      return false; // vanished meanwhile
+    }
+  }).length;
 async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!(await cond())) {

@@ -8,9 +8,11 @@
  * through the kernel: log, AEN, kept at SIGTERM by default, adopted after a restart, deleted at SIGTERM once
  * persistent-connections is turned off.
  *
- * Transports: the lab kernel (Debian 6.1) is built without CONFIG_NVME_TARGET_LOOP (and without fcloop), so no loop or
- * fc port can exist here. (a)-(c) use tcp with the stas extension kernel-discovery=true, which takes the same kernel
- * path; (d) uses rdma over rdma_rxe, the transport choice stafd makes by itself.
+ * Transports: kernel discovery controllers are stafd's default for every transport. (a)-(c) use tcp (with
+ * kernel-discovery=true written out, as an administrator may; stafd.test.ts runs tcp on the default); (d) uses rdma
+ * over rdma_rxe, which has no userspace alternative. The lab's rebuilt modules also provide nvme-loop and fcloop
+ * (lab/README.md); the kernel path is the same for them (connect, passthrough, uevents) and is exercised by tcp and
+ * rdma here. DIM and AENs over a multi-chunk log on kernel DCs: stafd-kernel-dim-aen.test.ts.
  *
  * Runs inside the kernel lab guest (npm run test:lab); skipped anywhere else.
  */

@@ -463,6 +463,10 @@ export class DiscoveryTarget {
           subnqn: c.subnqn && this.opts.logFor?.(c.subnqn) ? c.subnqn : this.subsysnqn,
           dctype: this.opts.dctype === 'cdc' ? 2 : this.opts.dctype === 'ddc' ? 1 : 0,
         });
+        // What the kernel's NVMe/TCP host requires of a fabrics controller (so that it can reach this double too):
+        // a MAXCMD and SGL support.
+        id.writeUInt16LE(128, 514); // MAXCMD
+        id.writeUInt32LE(1, 536); // SGLS: SGLs supported
         return this.sendData(c, sqe.cid, id.subarray(0, IDENTIFY_DATA_LENGTH));
       }
       case Opcode.GetLogPage: {

@@ -4,8 +4,9 @@
  * test/unit/stafd-daemon.test.ts runs it), a D-Bus client subscribed to its signals, bounded waits that show
  * stafd's output when they time out, and cleanup when the test ends.
  *
- * Runs INSIDE the lab guest (lab/vm-run.sh), as root: stafd reaches TCP discovery controllers with its own
- * userspace NVMe/TCP host, so nvmet's discovery ports (and the test double) are all it needs.
+ * Runs INSIDE the lab guest (lab/vm-run.sh), as root. Which host carries the discovery controllers is the test's
+ * choice ({@link DcHost}): the kernel's (stafd's default: kernel discovery controllers, /dev/nvme-fabrics, the
+ * passthrough ioctl, uevents) or stafd's own userspace NVMe/TCP host (`kernel-discovery = false`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -29,20 +30,42 @@ export function controllerLine(trsvcid: number | string, traddr = '127.0.0.1', e
   return `controller = transport=tcp;traddr=${traddr};trsvcid=${trsvcid}${extra}`;
 }
 
-/** stafd.conf text from its sections (zeroconf disabled unless asked for). */
+/**
+ * Which host carries stafd's tcp discovery controllers: 'kernel' (stafd's default) or 'userspace'
+ * (`kernel-discovery = false`).
+ */
+export type DcHost = 'kernel' | 'userspace';
+
+/**
+ * The host of the lab tests that do not choose one: $STAS_LAB_DC_HOST (set by the userspace variants of the
+ * scenario files, e.g. stafd-userspace.test.ts), else the kernel (stafd's default).
+ */
+export function labDcHost(): DcHost {
+  return process.env['STAS_LAB_DC_HOST'] === 'userspace' ? 'userspace' : 'kernel';
+}
+
+/**
+ * stafd.conf text from its sections (zeroconf disabled unless asked for). `dcHost` (default {@link labDcHost})
+ * adds `kernel-discovery = false` for the userspace host, unless the test sets kernel-discovery itself.
+ */
 export function stafdConf(o: {
   global?: string[];
   zeroconf?: boolean;
   dccm?: string[];
   controllers?: string[];
+  dcHost?: DcHost;
 }): string {
+  const dccm = o.dccm ?? [];
+  const chosen = dccm.some((l) => /^\s*kernel-discovery\s*=/.test(l));
+  const host = o.dcHost ?? labDcHost();
   return [
     '[Global]',
     ...(o.global ?? []),
     '[Service Discovery]',
     `zeroconf = ${o.zeroconf ? 'enabled' : 'disabled'}`,
     '[Discovery controller connection management]',
-    ...(o.dccm ?? []),
+    ...dccm,
+    ...(host === 'userspace' && !chosen ? ['kernel-discovery = false'] : []),
     '[Controllers]',
     ...(o.controllers ?? []),
     '',

@@ -1,0 +1,12 @@
+/**
+ * The stafd + stacd lab scenarios of stacd.test.ts, stacd-policy.test.ts and exclusions.test.ts with stafd's
+ * userspace NVMe/TCP host (`kernel-discovery = false`, the opt-in alternative to kernel discovery controllers). The
+ * files themselves run with stafd's default, the kernel's host; here the same scenarios run once more, every
+ * stafd.conf they write carrying kernel-discovery = false (support/stafd-run.ts: stafdConf, labDcHost).
+ *
+ * Runs inside the kernel lab guest (npm run test:lab); skipped anywhere else.
+ */
+process.env['STAS_LAB_DC_HOST'] = 'userspace';
+await import('./stacd.test.js');
+await import('./stacd-policy.test.js');
+await import('./exclusions.test.js');
