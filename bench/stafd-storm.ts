@@ -5,7 +5,7 @@
  *      and a log whose GENCTR moves with every notice. Per 1,000 AENs: log reads (started at the double, and
  *      completed: stas_log_page_reads), log_pages_changed signals, last-known-config writes (stas_lkc_writes) and
  *      stafd's CPU time (/proc/PID/stat utime+stime).
- *   2. One DC with a 10,000-entry and with a 65,536-entry log: time from start to the log cached (start-up and the 1.5 s soak included), RSS and peak RSS
+ *   2. One DC with a 10,000-entry and with a 65,536-entry log: time from start to the log cached (start-up included), RSS and peak RSS
  *      (/proc/PID/status), last-known-config size, and the cost of 1,000 AENs on that log.
  * Figures only, no assertions. Usage: node dist/bench/stafd-storm.js [AENs per storm] [AENs per second]
  */

@@ -28,7 +28,7 @@ import { ioControllers, ioNqns, stasLab } from './support/stas-run.js';
 
 const skip = labSkipReason();
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:race-${i}`;
-const DELAYS_S = [0, 0.5, 1.0, 1.3, 1.6, 1.9, 2.2, 2.5];
+const DELAYS_S = [0, 0.1, 0.2, 0.3, 0.5, 1.0, 1.9, 2.5];
 
 test("nvme-cli's udev rule and stacd racing on the same AEN: one controller each, adopted, no errors", {
   skip,
@@ -59,6 +59,8 @@ test("nvme-cli's udev rule and stacd racing on the same AEN: one controller each
   const delayFile = join(run.dir, 'rule-delay');
   const ruleLog = join(run.dir, 'rule.log');
   writeFileSync(delayFile, '0');
+  // Created before the first change: stacd may connect a new subsystem before the rule has written anything.
+  writeFileSync(ruleLog, '');
   const rule = join(run.dir, 'nvmf-autoconnect.sh');
   writeFileSync(
     rule,
