@@ -296,6 +296,28 @@ test('(e) exclude= and ip-family= keep DCs out', { skip }, async (t) => {
   assert.match(run.output(), /ignored because IPv4 is disabled/);
 });
 
+test('(e2) the legacy blacklist= keeps a DC out as exclude= does, with a deprecation warning naming file:line', {
+  skip,
+}, async (t) => {
+  const { nvmet, host, disc } = await freshLab(t);
+  const p8010 = nvmet.addPort({ trsvcid: 8010 });
+  addSubsystems(nvmet, disc, [1]);
+  addSubsystems(nvmet, p8010, [2]);
+  const run = await startStafd(t, {
+    host,
+    conf: stafdConf({
+      controllers: [controllerLine(8009), controllerLine(8010), 'blacklist = trsvcid=8010'],
+    }),
+  });
+  // Configured DCs are planned in one pass: once 8009 is there, the decision about 8010 has been made.
+  await run.until(
+    '8009 with log pages',
+    async () => (await run.staf.getLogPages(...run.tid(8009))).length > 0,
+  );
+  assert.deepEqual(await run.dcPorts(), ['8009'], 'blacklist = trsvcid=8010 keeps 8010 out');
+  assert.match(run.output(), /stafd\.conf:\d+ .*blacklist - deprecated option \(replaced by exclude=\)/);
+});
+
 test('(f) SIGHUP: an added controller= line appears with its log pages, a removed one disappears', {
   skip,
 }, async (t) => {
