@@ -3,42 +3,18 @@
 // returns (userspace host, and the kernel host through passthrough, which cannot see how much arrived).
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/discovery-session.js';
-import { DiscoverySession, type SessionOptions } from '../../src/adapters/nvme-tcp/discovery-session.js';
 import { PeerProtocolError } from '../../src/adapters/nvme-tcp/errors.js';
 import { LogPage } from '../../src/core/nvme/commands.js';
 import { encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';
 import { DiscoveryLogNumrecError, type LogPageRead } from '../../src/core/nvme/discovery-log-read.js';
 import { encodeIdentifyController, parseIdentifyController } from '../../src/core/nvme/identify.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
-import { DiscoveryTarget, ioEntry, type TargetOptions } from '../support/discovery-target.js';
+import { ioEntry } from '../support/discovery-target.js';
+import { sessionHarness } from '../support/session-harness.js';
 
-const targets: DiscoveryTarget[] = [];
-after(async () => {
-  for (const t of targets) await t.stop();
-});
-
-async function target(opts: TargetOptions): Promise<DiscoveryTarget> {
-  const t = new DiscoveryTarget(opts);
-  await t.start();
-  targets.push(t);
-  return t;
-}
-
-function connect(t: DiscoveryTarget, over: Partial<SessionOptions> = {}): Promise<DiscoverySession> {
-  return DiscoverySession.connect({
-    traddr: '127.0.0.1',
-    trsvcid: t.port,
-    hostNqn: 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-    hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f',
-    subsysnqn: WELL_KNOWN_DISC_NQN,
-    katoMs: 0,
-    commandTimeoutMs: 5000,
-    connectTimeoutMs: 5000,
-    ...over,
-  });
-}
+const { target, connect } = sessionHarness({ timeoutMs: 5000 });
 
 test('an ICResp MAXH2CDATA below 4096 fails the connection before Fabrics Connect; 4096 is accepted', async () => {
   const low = await target({ maxh2cdata: 512 });

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
-import {
-  AuthenticationError,
-  DiscoverySession,
-  type SessionOptions,
-} from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { test } from 'node:test';
+import { AuthenticationError, type DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { SeqnumHistory } from '../../src/core/nvme/auth-host.js';
 import { FailureExplanation } from '../../src/core/nvme/auth-messages.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
-import { DiscoveryTarget, ioEntry, type TargetOptions } from '../support/discovery-target.js';
+import { ioEntry, type TargetOptions } from '../support/discovery-target.js';
+import { sessionHarness } from '../support/session-harness.js';
 
-const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
-const HOSTID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 const key = (n: number, m: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * m + 5) & 0xff));
 const HOST_KEY = formatDhchapSecret(key(32, 3), 1);
 const HOST_KEY_384 = formatDhchapSecret(key(48, 5), 2);
@@ -20,31 +15,10 @@ const HOST_KEY_512 = formatDhchapSecret(key(64, 9), 3);
 const CTRL_KEY = formatDhchapSecret(key(32, 17), 0);
 const OTHER_KEY = formatDhchapSecret(key(32, 29), 1);
 
-const targets: DiscoveryTarget[] = [];
-after(async () => {
-  for (const t of targets) await t.stop();
+const { target, connect } = sessionHarness({
+  targetDefaults: { entries: [ioEntry(1), ioEntry(2)] },
+  timeoutMs: 5000,
 });
-
-async function target(opts: TargetOptions): Promise<DiscoveryTarget> {
-  const t = new DiscoveryTarget({ entries: [ioEntry(1), ioEntry(2)], ...opts });
-  await t.start();
-  targets.push(t);
-  return t;
-}
-
-function connect(t: DiscoveryTarget, over: Partial<SessionOptions> = {}): Promise<DiscoverySession> {
-  return DiscoverySession.connect({
-    traddr: '127.0.0.1',
-    trsvcid: t.port,
-    hostNqn: HOSTNQN,
-    hostId: HOSTID,
-    subsysnqn: WELL_KNOWN_DISC_NQN,
-    katoMs: 0,
-    commandTimeoutMs: 5000,
-    connectTimeoutMs: 5000,
-    ...over,
-  });
-}
 
 /** The session is refused with one AuthenticationError naming the controller and matching `re`. */
 async function refused(p: Promise<DiscoverySession>, re: RegExp): Promise<void> {

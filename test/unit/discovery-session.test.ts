@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { after, test } from 'node:test';
-import { DiscoverySession, type SessionOptions } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { test } from 'node:test';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
 import {
   CommandTimeoutError,
   ConnectError,
@@ -14,35 +14,12 @@ import { DimTask, isDiscoveryLogChange } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { DiscoveryLogChangingError } from '../../src/core/nvme/discovery-log-read.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
-import { DiscoveryTarget, ioEntry, type TargetOptions } from '../support/discovery-target.js';
+import { ioEntry } from '../support/discovery-target.js';
+import { sessionHarness } from '../support/session-harness.js';
 
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 const HOSTID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
-const targets: DiscoveryTarget[] = [];
-after(async () => {
-  for (const t of targets) await t.stop();
-});
-
-async function target(opts: TargetOptions): Promise<DiscoveryTarget> {
-  const t = new DiscoveryTarget(opts);
-  await t.start();
-  targets.push(t);
-  return t;
-}
-
-function connect(t: DiscoveryTarget, over: Partial<SessionOptions> = {}): Promise<DiscoverySession> {
-  return DiscoverySession.connect({
-    traddr: '127.0.0.1',
-    trsvcid: t.port,
-    hostNqn: HOSTNQN,
-    hostId: HOSTID,
-    subsysnqn: WELL_KNOWN_DISC_NQN,
-    katoMs: 0,
-    commandTimeoutMs: 2000,
-    connectTimeoutMs: 2000,
-    ...over,
-  });
-}
+const { target, connect } = sessionHarness();
 
 test('connect, identify, read the discovery log, orderly shutdown', async () => {
   const entries = [ioEntry(1), ioEntry(2), ioEntry(3, { subtype: SubType.referral, trsvcid: '8009' })];
