@@ -26,8 +26,6 @@ export interface DcSession {
   readonly device?: string | undefined;
   /** Kernel sessions: stafd created this controller (the only kind it may delete). */
   readonly created?: boolean | undefined;
-  /** Why DIM cannot be sent on this session, or undefined when it can. */
-  readonly dimUnsupported?: string | undefined;
   on<K extends keyof DcSessionEvents>(event: K, listener: (...args: DcSessionEvents[K]) => void): unknown;
   /** Asks for discovery-log-change notices (the kernel enables and re-arms them by itself). */
   enableDiscoveryChangeNotices(): Promise<void>;

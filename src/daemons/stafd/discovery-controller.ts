@@ -119,7 +119,6 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
    */
   ownedDevice: string | undefined;
   private session: DcSession | undefined;
-  private dimSkipLogged = false;
   private timer: NodeJS.Timeout | undefined;
   private retryIntervalMs: number | undefined;
   /** When the scheduled reconnect is due (epoch ms), for status output. */
@@ -290,10 +289,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     this.serial = id.serial;
     // As the kernel's sysfs dctype attribute (and so nvme-stas) shows it.
     this.dctype = id.dctype === DcType.cdc ? 'cdc' : id.dctype === DcType.ddc ? 'ddc' : 'none';
-    if (this.dctype === 'cdc' && session.dimUnsupported) {
-      if (!this.dimSkipLogged) this.say('warning', `Not registering with the CDC: ${session.dimUnsupported}`);
-      this.dimSkipLogged = true;
-    } else if (this.dctype === 'cdc') await this.register(session);
+    if (this.dctype === 'cdc') await this.register(session);
     this.usePleo = false;
     if (this.deps.pleo && this.dctype !== 'cdc') {
       try {
