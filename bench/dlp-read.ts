@@ -2,7 +2,7 @@
  * Prints the time and memory of reading a large discovery log (default 10,000 entries) from the test double
  * over loopback with the userspace NVMe/TCP session. Usage: node dist/bench/dlp-read.js [entries] [rounds]
  */
-import { DiscoverySession } from '../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { WELL_KNOWN_DISC_NQN } from '../src/core/tid.js';
 import { DiscoveryTarget, ioEntry } from '../test/support/discovery-target.js';
 

@@ -1,13 +1,13 @@
 /**
  * What stafd's discovery controller runner needs from a connection to a discovery controller, whichever host
- * carries it: the userspace NVMe/TCP session (src/adapters/nvme-tcp/discovery-session.ts) or a kernel controller
- * (src/adapters/kernel/discovery-session.ts).
+ * carries it: the userspace NVMe/TCP session (src/adapters/nvme-tcp/userspace-dc-session.ts) or a kernel controller
+ * (src/adapters/kernel/kernel-dc-session.ts).
  */
 import type { AsyncEvent, DimTask } from '../core/nvme/commands.js';
 import type { DimHostRegistration } from '../core/nvme/dim.js';
 import type { DiscoveryLog, DiscoveryLogReadOptions } from '../core/nvme/discovery-log-read.js';
 import type { IdentifyController } from '../core/nvme/identify.js';
-import type { SessionOptions } from './nvme-tcp/discovery-session.js';
+import type { SessionOptions } from './nvme-tcp/userspace-dc-session.js';
 
 export interface DcSessionEvents {
   /** An asynchronous event notice (the runner acts on discovery-log-change notices). */

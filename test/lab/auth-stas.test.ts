@@ -22,7 +22,7 @@ import {
   AuthenticationError,
   DiscoverySession,
   type SessionOptions,
-} from '../../src/adapters/nvme-tcp/discovery-session.js';
+} from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { SeqnumHistory } from '../../src/core/nvme/auth-host.js';
 import { CntrlType } from '../../src/core/nvme/identify.js';

@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import { KernelConnectError, KernelFabrics } from '../../src/adapters/kernel/fabrics.js';
 import { scanControllers } from '../../src/adapters/kernel/sysfs.js';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { OptionValueError } from '../../src/core/kernel-options.js';
 import { isDiscoveryLogChange } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import { KernelFabrics } from '../../src/adapters/kernel/fabrics.js';
 import { identifyController, kernelDiscoveryLog } from '../../src/adapters/kernel/passthrough.js';
 import { UeventMonitor } from '../../src/adapters/kernel/uevents.js';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import type { NvmeEvent } from '../../src/core/uevent.js';
 import { freshLab, labSkipReason } from './support/host.js';

@@ -3,7 +3,7 @@
  * after the file's tests), `connect()` opens a session to it with the test host identity and short timeouts.
  */
 import { after } from 'node:test';
-import { DiscoverySession, type SessionOptions } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession, type SessionOptions } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { DiscoveryTarget, type TargetOptions } from './discovery-target.js';
 import { TEST_IDENTITY } from './stafd-service.js';

@@ -1,5 +1,5 @@
 /** Test helper: StafdService options for unit tests (the test double's userspace sessions, short timers). */
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import type { StafdServiceOptions } from '../../src/daemons/stafd/service.js';
 

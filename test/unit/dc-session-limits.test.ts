@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/discovery-session.js';
+import { KernelDcHost, type KernelDcPorts } from '../../src/adapters/kernel/kernel-dc-session.js';
 import { PeerProtocolError } from '../../src/adapters/nvme-tcp/errors.js';
 import { LogPage } from '../../src/core/nvme/commands.js';
 import { encodeDiscoveryLog } from '../../src/core/nvme/discovery-log.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import {
   CommandTimeoutError,
   ConnectError,

@@ -14,7 +14,7 @@ import {
   explainKernelDcError,
   KernelDcHost,
   type KernelDcPorts,
-} from '../../src/adapters/kernel/discovery-session.js';
+} from '../../src/adapters/kernel/kernel-dc-session.js';
 import { NoFabricsError } from '../../src/adapters/kernel/fabrics.js';
 import type { ControllerEntry } from '../../src/core/config/controller-line.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';

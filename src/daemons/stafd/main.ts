@@ -10,9 +10,9 @@ import {
   explainKernelDcError,
   KernelDcHost,
   systemKernelDcPorts,
-} from '../../adapters/kernel/discovery-session.js';
+} from '../../adapters/kernel/kernel-dc-session.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
-import { DiscoverySession } from '../../adapters/nvme-tcp/discovery-session.js';
+import { DiscoverySession } from '../../adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
 import { dcHostFor } from '../../core/stafd/kernel-dc.js';
 import { VERSION } from '../../version.js';
