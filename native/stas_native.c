@@ -23,7 +23,9 @@
  *   Promise-returning functions into rejections.
  * - System call failures become an Error shaped like Node's own: `code` is the errno name (ENOENT, ...),
  *   `errno` the negated errno, `syscall` the failing call, plus `path` or `address`/`port`.
- * - Worker-thread callbacks (the napi_async_execute_callback functions) never call Node-API.
+ * - The three Promise-returning functions are thread-pool jobs (job_ops: execute on a worker, result and
+ *   release on the main thread; job_start/job_complete do the async-work and promise plumbing). The worker
+ *   part never calls Node-API.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -297,24 +299,87 @@ static bool is_object_arg(napi_env env, napi_value value, const char *what) {
   return true;
 }
 
-/**
- * Role: queue a thread-pool job: its async work (`execute` on a worker, `complete` back on the main thread, both
- * given `data`) and the promise `complete` settles. Returns the promise, or NULL with an exception pending; the
- * caller then frees the job (a promise already made is rejected first, so that none is left pending).
- */
-static napi_value queue_job(napi_env env, const char *resource, napi_async_execute_callback execute,
-                            napi_async_complete_callback complete, void *data, napi_async_work *work,
-                            napi_deferred *deferred) {
-  napi_value name, promise;
-  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, resource, NAPI_AUTO_LENGTH, &name)) ||
-      !napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, execute, complete, data, work)) ||
-      !napi_ok_or_throw(env, napi_create_promise(env, deferred, &promise)))
+/* ------------------------------------------------------------------------------------------------ */
+/* Thread-pool jobs                                                                                  */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct job job;
+
+/** What one kind of thread-pool job does; the three Promise-returning functions each define one. */
+typedef struct {
+  const char *resource; /* the async resource name */
+  /** Worker thread (no Node-API): the blocking part. */
+  void (*execute)(job *j);
+  /**
+   * Main thread: the value that settles the promise and whether it resolves (*resolve) or rejects; NULL if
+   * building it failed (settle() then rejects with the pending exception). `cancelled`: the work never ran.
+   */
+  napi_value (*result)(napi_env env, job *j, bool cancelled, bool *resolve);
+  /** Main thread: release what the request's own fields hold (any subset may be unset); not the request. */
+  void (*release)(napi_env env, job *j);
+} job_ops;
+
+/** The head of every thread-pool request (its first member): the async work and the promise it settles. */
+struct job {
+  const job_ops *ops;
+  napi_async_work work;
+  napi_deferred deferred;
+};
+
+/** Role: a new zeroed request of `size` bytes starting with a job, or NULL with ENOMEM thrown. */
+static void *job_new(napi_env env, size_t size, const job_ops *ops) {
+  job *j = calloc(1, size);
+  if (j == NULL) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
-  if (!napi_ok_or_throw(env, napi_queue_async_work(env, *work))) {
+  }
+  j->ops = ops;
+  return j;
+}
+
+/** Role: release a request: its async work, what its fields hold, the request itself. Main thread. */
+static void job_free(napi_env env, job *j) {
+  if (j == NULL) return;
+  if (j->work != NULL) napi_delete_async_work(env, j->work);
+  j->ops->release(env, j);
+  free(j);
+}
+
+/** Role: the napi_async_execute_callback of every job (worker thread). */
+static void job_execute(napi_env env, void *data) {
+  (void)env;
+  job *j = data;
+  j->ops->execute(j);
+}
+
+/** Role: the napi_async_complete_callback of every job: settle the promise, then free the request. */
+static void job_complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  bool resolve = false;
+  napi_value value = j->ops->result(env, j, status != napi_ok, &resolve);
+  settle(env, j->deferred, resolve, value);
+  job_free(env, j);
+}
+
+/**
+ * Role: queue a thread-pool job and return the promise its completion settles. On failure the request is freed
+ * (a promise already made is rejected first, so that none is left pending) and NULL is returned with an
+ * exception pending.
+ */
+static napi_value job_start(napi_env env, job *j) {
+  napi_value name, promise;
+  if (!napi_ok_or_throw(env, napi_create_string_utf8(env, j->ops->resource, NAPI_AUTO_LENGTH, &name)) ||
+      !napi_ok_or_throw(env, napi_create_async_work(env, NULL, name, job_execute, job_complete, j, &j->work)) ||
+      !napi_ok_or_throw(env, napi_create_promise(env, &j->deferred, &promise))) {
+    job_free(env, j);
+    return NULL;
+  }
+  if (!napi_ok_or_throw(env, napi_queue_async_work(env, j->work))) {
     napi_value error = NULL;
     napi_get_and_clear_last_exception(env, &error);
-    napi_reject_deferred(env, *deferred, error);
+    napi_reject_deferred(env, j->deferred, error);
     napi_throw(env, error);
+    job_free(env, j);
     return NULL;
   }
   return promise;
@@ -333,8 +398,7 @@ static int64_t monotonic_ms(void) {
 
 /** One adminPassthru call, from argument parsing to promise settlement. */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  job job;
   napi_ref data_ref; /* the Buffer the kernel reads from or writes into, kept alive until completion */
   void *data;        /* its bytes; NULL when data_len is 0 */
   bool to_controller; /* data moves host -> controller (a copy of cmd.data) */
@@ -345,22 +409,19 @@ typedef struct {
   const char *syscall; /* the failed call: "open" or "ioctl" */
 } passthru_req;
 
-/** Role: release everything a passthru_req holds (any subset may be unset). Main thread. */
-static void passthru_free(napi_env env, passthru_req *r) {
-  if (r == NULL) return;
-  if (r->work != NULL) napi_delete_async_work(env, r->work);
+/** Role: release what a passthru_req holds (any subset may be unset). Main thread. */
+static void passthru_release(napi_env env, job *j) {
+  passthru_req *r = (passthru_req *)j;
   if (r->data_ref != NULL) napi_delete_reference(env, r->data_ref);
   free(r->path);
-  free(r);
 }
 
 /**
  * Role: the blocking part, on a thread-pool thread (no Node-API here): open the device, issue
  * NVME_IOCTL_ADMIN_CMD, close. O_NONBLOCK keeps open() of a FIFO or similar from blocking the thread.
  */
-static void passthru_execute(napi_env env, void *arg) {
-  (void)env;
-  passthru_req *r = arg;
+static void passthru_execute(job *j) {
+  passthru_req *r = (passthru_req *)j;
   /* napi_create_buffer memory is uninitialized: a read buffer starts as zeros */
   if (r->data != NULL && !r->to_controller) memset(r->data, 0, r->cmd.data_len);
   int fd;
@@ -382,12 +443,11 @@ static void passthru_execute(napi_env env, void *arg) {
   close(fd);
 }
 
-/** Role: back on the main thread: settle the promise with { result, status, data } or the errno error. */
-static void passthru_complete(napi_env env, napi_status status, void *arg) {
-  passthru_req *r = arg;
+/** Role: back on the main thread: { result, status, data } or the errno error. */
+static napi_value passthru_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  passthru_req *r = (passthru_req *)j;
   napi_value value = NULL;
-  bool ok = false;
-  if (status != napi_ok) {
+  if (cancelled) {
     value = errno_error(env, ECANCELED, "ioctl", r->path, NULL, 0, NULL);
   } else if (r->err != 0) {
     value = errno_error(env, r->err, r->syscall, r->path, NULL, 0, NULL);
@@ -400,12 +460,14 @@ static void passthru_complete(napi_env env, napi_status status, void *arg) {
         napi_set_named_property(env, obj, "status", st) == napi_ok &&
         napi_set_named_property(env, obj, "data", data) == napi_ok) {
       value = obj;
-      ok = true;
+      *resolve = true;
     }
   }
-  settle(env, r->deferred, ok, value);
-  passthru_free(env, r);
+  return value;
 }
+
+static const job_ops passthru_ops = {"stas_native.adminPassthru", passthru_execute, passthru_result,
+                                     passthru_release};
 
 /**
  * adminPassthru(path: string, cmd: {opcode, nsid?, cdw10?..cdw15?, dataLength?, data?, timeoutMs?}): Promise.
@@ -418,12 +480,8 @@ static void passthru_complete(napi_env env, napi_status status, void *arg) {
 static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv, 2)) return NULL;
-  passthru_req *r = calloc(1, sizeof *r);
-  if (r == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  napi_value promise = NULL;
+  passthru_req *r = job_new(env, sizeof *r, &passthru_ops);
+  if (r == NULL) return NULL;
   if (!get_string(env, argv[0], "path", PATH_MAX - 1, false, &r->path)) goto fail;
   if (!is_object_arg(env, argv[1], "cmd")) goto fail;
 
@@ -524,13 +582,10 @@ static napi_value AdminPassthru(napi_env env, napi_callback_info info) {
   r->data = r->cmd.data_len > 0 ? bytes : NULL;
   r->cmd.addr = (uint64_t)(uintptr_t)r->data;
 
-  promise = queue_job(env, "stas_native.adminPassthru", passthru_execute, passthru_complete, r, &r->work,
-                      &r->deferred);
-  if (promise == NULL) goto fail;
-  return promise;
+  return job_start(env, &r->job);
 
 fail:
-  passthru_free(env, r);
+  job_free(env, &r->job);
   return NULL;
 }
 
@@ -974,8 +1029,7 @@ typedef struct {
 
 /** One tcpConnectBound call. */
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  job job;
   char *host; /* as given, for messages */
   char *local_text;
   char *iface;
@@ -989,15 +1043,14 @@ typedef struct {
   const char *syscall; /* the failed step */
 } tcp_req;
 
-/** Role: release a tcp_req (and close its fd unless it was handed to JS). Main thread. */
-static void tcp_free(napi_env env, tcp_req *r) {
-  if (r == NULL) return;
-  if (r->work != NULL) napi_delete_async_work(env, r->work);
+/** Role: release what a tcp_req holds (and close its fd unless it was handed to JS). Main thread. */
+static void tcp_release(napi_env env, job *j) {
+  (void)env;
+  tcp_req *r = (tcp_req *)j;
   if (r->fd >= 0) close(r->fd);
   free(r->host);
   free(r->local_text);
   free(r->iface);
-  free(r);
 }
 
 /** Role: parse "1.2.3.4", "::1" or "fe80::1%eth0" (pure; no I/O). False if it is not an IP literal. */
@@ -1077,9 +1130,8 @@ static void tcp_fail(tcp_req *r, int err, const char *syscall) {
  * Role: the blocking part, on a thread-pool thread (no Node-API here): socket (non-blocking,
  * close-on-exec), SO_BINDTODEVICE, bind, connect, poll for POLLOUT until the deadline, SO_ERROR.
  */
-static void tcp_execute(napi_env env, void *arg) {
-  (void)env;
-  tcp_req *r = arg;
+static void tcp_execute(job *j) {
+  tcp_req *r = (tcp_req *)j;
   struct sockaddr_storage remote, local;
   socklen_t remote_len = 0, local_len = 0;
   int err = make_sockaddr(&r->remote, r->port, &remote, &remote_len);
@@ -1116,16 +1168,15 @@ static void tcp_execute(napi_env env, void *arg) {
   if (so_error != 0) TCP_FAIL(r, so_error, "connect");
 }
 
-/** Role: back on the main thread: resolve with the fd (handing it over) or reject with the errno error. */
-static void tcp_complete(napi_env env, napi_status status, void *arg) {
-  tcp_req *r = arg;
+/** Role: back on the main thread: the fd to resolve with (handing it over) or the errno error. */
+static napi_value tcp_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  tcp_req *r = (tcp_req *)j;
   napi_value value = NULL;
-  bool ok = false;
   char detail[MAX_IP_LITERAL + 64];
-  if (status != napi_ok && r->err == 0) tcp_fail(r, ECANCELED, "connect");
+  if (cancelled && r->err == 0) tcp_fail(r, ECANCELED, "connect");
   if (r->err == 0) {
     if (napi_create_int32(env, r->fd, &value) == napi_ok) {
-      ok = true;
+      *resolve = true;
       r->fd = -1; /* JS owns it now */
     } else {
       value = NULL;
@@ -1142,9 +1193,10 @@ static void tcp_complete(napi_env env, napi_status status, void *arg) {
     if (value != NULL && r->local_text != NULL) set_string(env, value, "localAddress", r->local_text);
     if (value != NULL && r->iface != NULL) set_string(env, value, "iface", r->iface);
   }
-  settle(env, r->deferred, ok, value);
-  tcp_free(env, r);
+  return value;
 }
+
+static const job_ops tcp_ops = {"stas_native.tcpConnectBound", tcp_execute, tcp_result, tcp_release};
 
 /**
  * tcpConnectBound({host, port, localAddress?, iface?, timeoutMs}): Promise<number>
@@ -1156,13 +1208,9 @@ static napi_value TcpConnectBound(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv, 1)) return NULL;
   if (!is_object_arg(env, argv[0], "opts")) return NULL;
-  tcp_req *r = calloc(1, sizeof *r);
-  if (r == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
+  tcp_req *r = job_new(env, sizeof *r, &tcp_ops);
+  if (r == NULL) return NULL;
   r->fd = -1;
-  napi_value promise = NULL;
   double port, timeout;
   if (!get_string_prop(env, argv[0], "opts", "host", MAX_IP_LITERAL, false, &r->host)) goto fail;
   if (!parse_ip_literal(r->host, &r->remote)) {
@@ -1189,13 +1237,10 @@ static napi_value TcpConnectBound(napi_env env, napi_callback_info info) {
   r->port = (int)port;
   r->timeout_ms = (int)timeout;
 
-  promise = queue_job(env, "stas_native.tcpConnectBound", tcp_execute, tcp_complete, r, &r->work,
-                      &r->deferred);
-  if (promise == NULL) goto fail;
-  return promise;
+  return job_start(env, &r->job);
 
 fail:
-  tcp_free(env, r);
+  job_free(env, &r->job);
   return NULL;
 }
 
@@ -1216,8 +1261,7 @@ typedef struct {
 } scan_ctrl;
 
 typedef struct {
-  napi_async_work work;
-  napi_deferred deferred;
+  job job;
   char *root;
   size_t nattrs;
   char *attrs[SCAN_MAX_ATTRS];
@@ -1226,10 +1270,10 @@ typedef struct {
   int err; /* errno of opendir(root), 0 on success */
 } scan_req;
 
-/** Role: release a scan_req and everything it holds. Main thread. */
-static void scan_free(napi_env env, scan_req *r) {
-  if (r == NULL) return;
-  if (r->work != NULL) napi_delete_async_work(env, r->work);
+/** Role: release everything a scan_req holds. Main thread. */
+static void scan_release(napi_env env, job *j) {
+  (void)env;
+  scan_req *r = (scan_req *)j;
   for (size_t i = 0; i < r->count; i++) {
     if (r->ctrls[i].values == NULL) continue;
     for (size_t a = 0; a < r->nattrs; a++) free(r->ctrls[i].values[a]);
@@ -1238,7 +1282,6 @@ static void scan_free(napi_env env, scan_req *r) {
   free(r->ctrls);
   for (size_t a = 0; a < r->nattrs; a++) free(r->attrs[a]);
   free(r->root);
-  free(r);
 }
 
 /** Role: "nvme" followed by digits only (a controller, not nvme-fabrics or a namespace). */
@@ -1292,9 +1335,8 @@ static char *read_small_file(const char *path) {
  * Role: the worker (no Node-API): list root, and for each controller directory read the attributes and look
  * for a namespace entry. A controller that vanishes midway is marked gone.
  */
-static void scan_execute(napi_env env, void *arg) {
-  (void)env;
-  scan_req *r = arg;
+static void scan_execute(job *j) {
+  scan_req *r = (scan_req *)j;
   DIR *dir = opendir(r->root);
   if (dir == NULL) {
     r->err = errno;
@@ -1338,12 +1380,12 @@ static void scan_execute(napi_env env, void *arg) {
   }
 }
 
-/** Role: settle with [[name, hasNamespaces, value0, value1, ...], ...] (gone controllers left out). */
-static void scan_complete(napi_env env, napi_status status, void *arg) {
-  scan_req *r = arg;
+/** Role: [[name, hasNamespaces, value0, value1, ...], ...] (gone controllers left out) or the errno error. */
+static napi_value scan_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  scan_req *r = (scan_req *)j;
   napi_value out = NULL;
   bool ok = false;
-  if (status != napi_ok) {
+  if (cancelled) {
     out = errno_error(env, ECANCELED, "opendir", r->root, NULL, 0, NULL);
   } else if (r->err != 0) {
     out = errno_error(env, r->err, "opendir", r->root, NULL, 0, NULL);
@@ -1366,9 +1408,11 @@ static void scan_complete(napi_env env, napi_status status, void *arg) {
       ok = ok && napi_set_element(env, out, k++, row) == napi_ok;
     }
   }
-  settle(env, r->deferred, ok, out);
-  scan_free(env, r);
+  *resolve = ok;
+  return out;
 }
+
+static const job_ops scan_ops = {"stas_native.scanNvmeControllers", scan_execute, scan_result, scan_release};
 
 /**
  * scanNvmeControllers(root: string, attrs: string[]): Promise<[name, hasNamespaces, ...values][]>
@@ -1379,12 +1423,8 @@ static void scan_complete(napi_env env, napi_status status, void *arg) {
 static napi_value ScanNvmeControllers(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv, 2)) return NULL;
-  scan_req *r = calloc(1, sizeof *r);
-  if (r == NULL) {
-    napi_throw_error(env, "ENOMEM", "out of memory");
-    return NULL;
-  }
-  napi_value promise = NULL;
+  scan_req *r = job_new(env, sizeof *r, &scan_ops);
+  if (r == NULL) return NULL;
   bool is_array = false;
   uint32_t n = 0;
   if (!get_string(env, argv[0], "root", PATH_MAX - 1, false, &r->root)) goto fail;
@@ -1404,13 +1444,10 @@ static napi_value ScanNvmeControllers(napi_env env, napi_callback_info info) {
       goto fail;
     }
   }
-  promise = queue_job(env, "stas_native.scanNvmeControllers", scan_execute, scan_complete, r, &r->work,
-                      &r->deferred);
-  if (promise == NULL) goto fail;
-  return promise;
+  return job_start(env, &r->job);
 
 fail:
-  scan_free(env, r);
+  job_free(env, &r->job);
   return NULL;
 }
 
