@@ -232,11 +232,6 @@ export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
     await Promise.allSettled(MATCH_RULES.map((r) => this.callBus(bus, 'RemoveMatch', 's', [r])));
   }
 
-  /** Sends the wake-up call now if Avahi is absent (stafd does this on SIGHUP). */
-  kick(): void {
-    if (this.kickTimer) void this.onKick();
-  }
-
   private stopListening(bus: AvahiBus): void {
     bus.removeListener('message', this.onMessage);
     this.stopKick();

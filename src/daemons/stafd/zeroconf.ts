@@ -16,7 +16,6 @@ const PROBE_BACKOFF_S = [5, 10, 30, 60, 300, 600];
 
 export interface Zeroconf {
   stop(): void;
-  kick(): void;
 }
 
 interface Tracked {
@@ -118,6 +117,5 @@ export function startZeroconf(
       tracked.clear();
       browser.stop();
     },
-    kick: () => browser.kick(),
   };
 }
