@@ -32,11 +32,18 @@ import {
 import type { IdentifyController } from '../../core/nvme/identify.js';
 import { findKernelDc } from '../../core/stafd/kernel-dc.js';
 import type { NvmeEvent } from '../../core/uevent.js';
-import type { DcConnectOptions, DcSession, DcSessionEvents } from '../dc-session.js';
+import {
+  asDcSessionError,
+  type DcConnectOptions,
+  type DcSession,
+  DcSessionError,
+  type DcSessionEvents,
+  logReadError,
+} from '../dc-session.js';
 import { localInterfaces } from '../net-interfaces.js';
-import { type Connected, KernelFabrics, NoFabricsError } from './fabrics.js';
-import { identifyController, kernelDim, kernelGetLogPage } from './passthrough.js';
-import { claim, readOwners, release, STAS_OWNER } from './registry.js';
+import { type Connected, KernelConnectError, KernelFabrics, NoFabricsError } from './fabrics.js';
+import { identifyController, kernelDim, kernelGetLogPage, PassthroughStatusError } from './passthrough.js';
+import { ownershipRegistry, STAS_OWNER } from './registry.js';
 import { readController, scanControllers } from './sysfs.js';
 import { UeventMonitor } from './uevents.js';
 
@@ -79,10 +86,30 @@ export function modprobe(module: string, timeoutMs = 10_000): () => Promise<void
  */
 export function explainKernelDcError(e: unknown, transport: string): unknown {
   if (!(e instanceof NoFabricsError) || transport !== 'tcp') return e;
-  return new Error(
+  return new DcSessionError(
+    'connect',
     `${e.message}; for stafd's userspace NVMe/TCP host instead, set kernel-discovery = false in [Discovery controller connection management]`,
-    { cause: e },
+    { cause: e, code: e.code },
   );
+}
+
+/**
+ * The errnos with which a kernel refuses a connect whose DH-HMAC-CHAP authentication failed (later kernels; 6.1
+ * says EIO, as for a host the subsystem does not allow: a connect failure).
+ */
+const AUTH_ERRNOS = new Set(['EKEYREJECTED', 'EACCES']);
+
+/** A failed kernel connect as a DcSessionError (its text unchanged). */
+export function kernelConnectError(e: unknown, transport: string): DcSessionError {
+  const explained = explainKernelDcError(e, transport);
+  const auth = e instanceof KernelConnectError && AUTH_ERRNOS.has(e.code);
+  return asDcSessionError(explained, auth ? 'authentication' : 'connect');
+}
+
+/** A failed admin passthrough command: an NVMe status, else the host's I/O path (ETIMEDOUT: a timeout). */
+function passthroughError(e: unknown): DcSessionError {
+  if (e instanceof PassthroughStatusError) return asDcSessionError(e, 'status');
+  return asDcSessionError(e, (e as { code?: unknown })?.code === 'ETIMEDOUT' ? 'timeout' : 'io');
 }
 
 /** The real kernel: /dev/nvme-fabrics, /sys/class/nvme, /run/nvme/registry, passthrough, netlink uevents. */
@@ -96,9 +123,7 @@ export function systemKernelDcPorts(
     controller: (device) => readController(device),
     connect: (req) => fabrics.connect(req),
     disconnect: (device) => fabrics.disconnect(device),
-    owners: () => readOwners(opts.registryDir),
-    claim: (device) => claim(device, STAS_OWNER, opts.registryDir),
-    release: (device) => release(device, opts.registryDir),
+    ...ownershipRegistry(opts.registryDir),
     identify: (device) => identifyController(device),
     getLogPage: (device, lid, read) => kernelGetLogPage(device, lid, read),
     dim: (device, task, payload) => kernelDim(device, task, payload),
@@ -147,7 +172,9 @@ export class KernelDcHost {
         },
       });
     } catch (e) {
-      throw new Error(`kernel uevents unavailable: ${(e as Error).message}`, { cause: e });
+      throw new DcSessionError('connect', `kernel uevents unavailable: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
   }
 
@@ -176,6 +203,8 @@ export class KernelDcHost {
     this.startWatching();
     try {
       return await this.open(opts);
+    } catch (e) {
+      throw asDcSessionError(e, 'connect');
     } finally {
       if (this.sessions.size === 0) this.stopWatching();
     }
@@ -207,24 +236,28 @@ export class KernelDcHost {
         `Adopting kernel discovery controller ${device} (${created ? 'created by stafd' : `owner ${owner ?? 'unknown'}: never deleted by stafd`})`,
       );
     } else {
-      const c = await this.ports.connect({
-        transport: opts.transport,
-        traddr: opts.traddr,
-        trsvcid: String(opts.trsvcid),
-        nqn: opts.subsysnqn,
-        hostNqn: opts.hostNqn,
-        hostId: opts.hostId,
-        hostTraddr: opts.hostTraddr,
-        hostIface: opts.hostIface,
-        discovery: true,
-        kato: Math.round(opts.katoMs / 1000),
-        ctrlLossTmo: opts.ctrlLossTmo,
-        reconnectDelay: opts.reconnectDelay,
-        hdrDigest: opts.hdgst,
-        dataDigest: opts.ddgst,
-        dhchapSecret: opts.dhchapSecret,
-        dhchapCtrlSecret: opts.dhchapCtrlSecret,
-      });
+      const c = await this.ports
+        .connect({
+          transport: opts.transport,
+          traddr: opts.traddr,
+          trsvcid: String(opts.trsvcid),
+          nqn: opts.subsysnqn,
+          hostNqn: opts.hostNqn,
+          hostId: opts.hostId,
+          hostTraddr: opts.hostTraddr,
+          hostIface: opts.hostIface,
+          discovery: true,
+          kato: Math.round(opts.katoMs / 1000),
+          ctrlLossTmo: opts.ctrlLossTmo,
+          reconnectDelay: opts.reconnectDelay,
+          hdrDigest: opts.hdgst,
+          dataDigest: opts.ddgst,
+          dhchapSecret: opts.dhchapSecret,
+          dhchapCtrlSecret: opts.dhchapCtrlSecret,
+        })
+        .catch((e: unknown) => {
+          throw kernelConnectError(e, opts.transport);
+        });
       device = c.device;
       created = true;
       fresh = true;
@@ -242,7 +275,11 @@ export class KernelDcHost {
       // A controller this attempt made is not left behind; an adopted one is left as it is.
       if (fresh) await session.close().catch(() => {});
       else await session.release();
-      throw new Error(`Identify through ${device} failed: ${(e as Error).message}`, { cause: e });
+      const cause = passthroughError(e);
+      throw new DcSessionError(cause.kind, `Identify through ${device} failed: ${cause.message}`, {
+        cause: e,
+        code: cause.code,
+      });
     }
     return session;
   }
@@ -283,18 +320,22 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
     this.closed = true;
     this.host.forget(this);
     if (this.created) void this.host.ports.release(this.device).catch(() => {});
-    this.emit('close', new Error(reason));
+    this.emit('close', new DcSessionError('closed', reason));
   }
 
   /** A failed command: if the controller is gone, the session ends; the error goes to the caller either way. */
   private async check(e: unknown): Promise<never> {
     const c = await this.host.ports.controller(this.device).catch(() => undefined);
     if (!c || GOING.has(c.state)) this.lost(`kernel controller ${this.device} is gone`);
-    throw e;
+    throw passthroughError(e);
+  }
+
+  private closedError(): DcSessionError {
+    return new DcSessionError('closed', `session of ${this.device} is closed`);
   }
 
   private async getLogPage(lid: number, read: LogPageRead): Promise<Uint8Array> {
-    if (this.closed) throw new Error(`session of ${this.device} is closed`);
+    if (this.closed) throw this.closedError();
     try {
       return await this.host.ports.getLogPage(this.device, lid, read);
     } catch (e) {
@@ -306,17 +347,23 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
   async enableDiscoveryChangeNotices(): Promise<void> {}
 
   async discoveryLogOptions(): Promise<number> {
-    return discoveryLogOptions((lid, r) => this.getLogPage(lid, r));
+    return discoveryLogOptions((lid, r) => this.getLogPage(lid, r)).catch((e: unknown) => {
+      throw logReadError(e);
+    });
   }
 
   /** The whole discovery log, read consistently. */
   readDiscoveryLog(opts: DiscoveryLogReadOptions = {}): Promise<DiscoveryLog> {
-    return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
+    return readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts).catch(
+      (e: unknown) => {
+        throw logReadError(e);
+      },
+    );
   }
 
   /** Discovery Information Management (TP8010) through the passthrough ioctl, as nvme-cli's `nvme dim` sends it. */
   async dim(task: (typeof DimTask)[keyof typeof DimTask], reg: DimHostRegistration): Promise<void> {
-    if (this.closed) throw new Error(`session of ${this.device} is closed`);
+    if (this.closed) throw this.closedError();
     try {
       await this.host.ports.dim(this.device, task, encodeDimRegistration(reg));
     } catch (e) {
@@ -344,7 +391,9 @@ export class KernelDcSession extends EventEmitter<DcSessionEvents> implements Dc
     if (!this.detach()) return;
     try {
       if (this.created) {
-        await this.host.ports.disconnect(this.device);
+        await this.host.ports.disconnect(this.device).catch((e: unknown) => {
+          throw asDcSessionError(e, 'io');
+        });
         await this.host.ports.release(this.device).catch(() => {});
       }
     } finally {

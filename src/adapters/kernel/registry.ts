@@ -57,3 +57,22 @@ export async function release(device: string, dir = REGISTRY_DIR): Promise<void>
       rmSync(join(dir, device), { recursive: true, force: true });
   }
 }
+
+/** The registry as the daemons use it (their kernel ports carry it; tests substitute one in memory). */
+export interface OwnershipRegistry {
+  /** device → owner, for every device with a readable owner file. */
+  owners(): Promise<Map<string, string>>;
+  /** Records `device` as stas'. */
+  claim(device: string): Promise<void>;
+  /** Drops the entry of a device that is gone (only if stas owns it). */
+  release(device: string): Promise<void>;
+}
+
+/** The registry in `dir` (default /run/nvme/registry), claims made as `stas`. */
+export function ownershipRegistry(dir = REGISTRY_DIR): OwnershipRegistry {
+  return {
+    owners: () => readOwners(dir),
+    claim: (device) => claim(device, STAS_OWNER, dir),
+    release: (device) => release(device, dir),
+  };
+}

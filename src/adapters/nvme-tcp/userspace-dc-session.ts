@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { type DhchapKey, parseDhchapSecret, wipe } from '../../core/nvme/auth-crypto.js';
-import { AuthHost, authenticateHost, type SeqnumHistory } from '../../core/nvme/auth-host.js';
+import { AuthHost, authenticateHost } from '../../core/nvme/auth-host.js';
 import {
   AEC_DISCOVERY_LOG_CHANGE,
   type AsyncEvent,
@@ -45,52 +45,29 @@ import { type IdentifyController, parseIdentifyController } from '../../core/nvm
 import { type Pdu, PduType, ProtocolError } from '../../core/nvme/pdu.js';
 import { PduParser } from '../../core/nvme/pdu-parser.js';
 import { type SerializeOptions, serializePdu } from '../../core/nvme/pdu-serializer.js';
+import { asDcSessionError, type DcSessionOptions, logReadError } from '../dc-session.js';
 import { tcpConnectBound } from '../native.js';
 import {
+  AuthenticationError,
   CommandTimeoutError,
   ConnectError,
-  FabricError,
   NvmeStatusError,
   PeerProtocolError,
   SessionClosedError,
 } from './errors.js';
 
-/** In-band authentication (DH-HMAC-CHAP) failed or cannot be done; the session was refused. */
-export class AuthenticationError extends FabricError {}
+export { AuthenticationError } from './errors.js';
 
-export interface SessionOptions {
-  traddr: string;
-  trsvcid: string | number;
-  /** Source address to bind (host-traddr). */
-  hostTraddr?: string | undefined;
-  /** Interface to bind the connection to (host-iface): SO_BINDTODEVICE through the native addon. */
-  hostIface?: string | undefined;
-  hostNqn: string;
-  /** Host ID as a UUID string. */
-  hostId: string;
-  /** Discovery subsystem NQN (well-known or unique). */
-  subsysnqn: string;
-  /** Keep-alive timeout in ms (0 = no keep-alive: the controller keeps no timer either). */
-  katoMs: number;
-  hdgst?: boolean;
-  ddgst?: boolean;
+/**
+ * The session options (host-iface binds with SO_BINDTODEVICE through the native addon) plus the userspace host's
+ * own limits.
+ */
+export interface SessionOptions extends DcSessionOptions {
   /** Timeout of TCP connect + ICReq and of each command (ms). */
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
   /** Largest PDU accepted from the controller. */
   maxPduLength?: number;
-  /**
-   * DH-HMAC-CHAP secret of the host (`DHHC-1:…`, dhchap_secret): used when the controller requires authentication,
-   * as the kernel host does. Never logged.
-   */
-  dhchapSecret?: string | undefined;
-  /**
-   * DH-HMAC-CHAP secret of the controller (dhchap_ctrl_secret): the controller must prove itself with it
-   * (bidirectional authentication), or the session is refused. Never logged.
-   */
-  dhchapCtrlSecret?: string | undefined;
-  /** Challenge sequence numbers answered for this controller: keep one across reconnects to refuse replays. */
-  dhchapSeqnums?: SeqnumHistory | undefined;
 }
 
 /** A completed command: its CQE and C2H data (`received` bytes of it transferred, the rest zero). */
@@ -232,8 +209,10 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     try {
       await session.initialize(timeout);
     } catch (e) {
-      session.destroy(e instanceof Error ? e : new Error(String(e)));
-      throw e;
+      // Identify data too short is the peer's fault; anything else unexpected failed the set-up.
+      const error = asDcSessionError(e, e instanceof ProtocolError ? 'protocol' : 'connect');
+      session.destroy(error);
+      throw error;
     }
     return session;
   }
@@ -454,7 +433,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
           new PeerProtocolError(`protocol violation by the controller: ${e.message}`),
           serializePdu({ type: 'h2c_term', fes: e.fes, fei: e.fei, data: new Uint8Array(0) }),
         );
-      } else this.fail(e instanceof Error ? e : new Error(String(e)));
+      } else this.fail(asDcSessionError(e, 'protocol'));
       return;
     }
     for (const pdu of pdus) {
@@ -462,7 +441,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       try {
         this.onPdu(pdu);
       } catch (e) {
-        this.fail(e instanceof Error ? e : new Error(String(e)));
+        this.fail(asDcSessionError(e, 'protocol'));
         return;
       }
     }
@@ -603,7 +582,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     try {
       return await readDiscoveryLogOf((lid, r) => this.getLogPage(lid, r), this.identify?.mdts ?? 0, opts);
     } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e;
+      if (!(e instanceof ProtocolError)) throw logReadError(e);
       const error = new PeerProtocolError(`protocol violation by the controller: ${e.message}`, { cause: e });
       this.fail(error);
       throw error;
@@ -656,7 +635,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
 
   /** Closes at once, failing every outstanding command. */
   destroy(error?: Error): void {
-    this.fail(error ?? new SessionClosedError('session closed'));
+    this.fail(error ?? new SessionClosedError('session closed', { requested: true }));
   }
 
   private fail(error: Error, lastWords?: Buffer): void {
@@ -675,9 +654,6 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     } else {
       this.socket.destroy();
     }
-    this.emit(
-      'close',
-      error instanceof SessionClosedError && error.message === 'session closed' ? undefined : error,
-    );
+    this.emit('close', error instanceof SessionClosedError && error.requested ? undefined : error);
   }
 }

@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { hostname, release, type } from 'node:os';
-import type { DcSession, DcSessionFactory } from '../../adapters/dc-session.js';
+import { type DcSession, DcSessionError, type DcSessionFactory } from '../../adapters/dc-session.js';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
@@ -19,7 +19,6 @@ import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
 import { AdrFam, type DiscoveryLogEntry, TrType } from '../../core/nvme/discovery-log.js';
-import { DiscoveryLogChangingError } from '../../core/nvme/discovery-log-read.js';
 import { DcType } from '../../core/nvme/identify.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
 import type { Tid, TidOptions } from '../../core/tid.js';
@@ -410,7 +409,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       this.readError = (e as Error).message;
       const delay = backoffMs(this.readFailures, this.timing.logRetryMs, this.timing.slowRetryMs);
       this.readNotBefore = Date.now() + delay;
-      const unstable = e instanceof DiscoveryLogChangingError;
+      const unstable = e instanceof DcSessionError && e.kind === 'changing';
       // Said once per episode (an unstable log or repeated failures are not worth a line each time).
       const quiet = this.readFailures > 1 && (!unstable || this.unstableReported);
       this.say(
