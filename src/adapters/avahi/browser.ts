@@ -31,8 +31,6 @@ import {
   AVAHI_IF_UNSPEC,
   AVAHI_PROTO_UNSPEC,
   candidateFromService,
-  duplicateAddresses,
-  duplicateAddressMessage,
   escapeText,
   type MdnsCandidate,
   NVME_DISC_SERVICE_TYPES,
@@ -556,7 +554,6 @@ export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
       );
       this.emit('added', service);
     }
-    for (const d of duplicateAddresses(this.services())) this.log('error', duplicateAddressMessage(d));
   }
 
   private startKick(): void {

@@ -6,7 +6,12 @@
 import { AvahiBrowser, type AvahiBus, isReachable, type MdnsService } from '../../adapters/avahi/browser.js';
 import type { MessageBus } from '../../adapters/dbus/service.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
-import { duplicateAddresses, duplicateAddressMessage, NVME_DISC_SERVICE_TYPES } from '../../core/mdns.js';
+import {
+  type AddressOnInterface,
+  duplicateAddresses,
+  duplicateAddressMessage,
+  NVME_DISC_SERVICE_TYPES,
+} from '../../core/mdns.js';
 import { Tid } from '../../core/tid.js';
 import type { Logger } from '../logger.js';
 import { gtimerText } from '../process-info.js';
@@ -16,6 +21,26 @@ const PROBE_BACKOFF_S = [5, 10, 30, 60, 300, 600];
 
 export interface Zeroconf {
   stop(): void;
+}
+
+/**
+ * An error line (nvme-stas' level) for each address announced on several interfaces, once: not again on every
+ * later browse event while it lasts, again only if its set of interfaces changes or it comes back after it went.
+ * Call the returned function with the current services whenever they change.
+ */
+export function duplicateAddressReporter(
+  log: (level: 'error', message: string) => void,
+): (services: Iterable<AddressOnInterface>) => void {
+  let reported = new Set<string>();
+  return (services) => {
+    const current = new Set<string>();
+    for (const d of duplicateAddresses(services)) {
+      const finding = `${d.address} ${[...d.ifaces].sort().join(' ')}`;
+      current.add(finding);
+      if (!reported.has(finding)) log('error', duplicateAddressMessage(d));
+    }
+    reported = current;
+  };
 }
 
 interface Tracked {
@@ -33,6 +58,8 @@ export function startZeroconf(
 ): Zeroconf {
   const browser = new AvahiBrowser({ log });
   const tracked = new Map<string, Tracked>();
+  const reportDuplicates = duplicateAddressReporter(log);
+  const checkDuplicates = () => reportDuplicates([...tracked.values()].map((t) => t.service));
 
   const publish = () => {
     const cfg = config();
@@ -70,16 +97,14 @@ export function startZeroconf(
     const old = tracked.get(s.key);
     if (old?.timer) clearTimeout(old.timer);
     tracked.set(s.key, { service: s, reachable: false, attempt: 0, timer: undefined });
-    const dups = duplicateAddresses(
-      [...tracked.values()].map((t) => ({ address: t.service.address, ifname: t.service.ifname })),
-    );
-    for (const d of dups) log('warning', duplicateAddressMessage(d));
+    checkDuplicates();
     void probe(s.key);
   });
   browser.on('removed', (key) => {
     const t = tracked.get(key);
     if (t?.timer) clearTimeout(t.timer);
     tracked.delete(key);
+    checkDuplicates();
     publish();
   });
   // While avahi-daemon is absent, the browser's wake-up call repeats every 60 s from when it went (or from now).
