@@ -14,6 +14,8 @@ import {
   checkTransport,
   OptionValueError,
 } from './kernel-options.js';
+import { WELL_KNOWN_DISC_NQN } from './tid.js';
+import { takesKernelOption } from './transport.js';
 
 export interface ConnectRequest {
   transport: string;
@@ -55,8 +57,6 @@ export interface ConnectRequest {
 /** Options the kernel can be asked about (`cat /dev/nvme-fabrics`); others are omitted if unsupported. */
 export type SupportedOptions = ReadonlySet<string>;
 
-const WELL_KNOWN = 'nqn.2014-08.org.nvmexpress.discovery';
-
 /**
  * Builds `transport=tcp,traddr=…,…`. Throws OptionValueError naming the first invalid field. When `supported`
  * is given, an option the kernel does not know is an error (silently dropping e.g. `host_iface` would make a
@@ -83,7 +83,7 @@ export function buildConnectOptions(req: ConnectRequest, supported?: SupportedOp
   checkNqn('nqn', req.nqn);
   add('nqn', req.nqn);
   add('transport', t);
-  if (t !== 'loop') {
+  if (takesKernelOption(t, 'traddr')) {
     checkAddress('traddr', t, req.traddr);
     add('traddr', req.traddr);
   }
@@ -92,11 +92,11 @@ export function buildConnectOptions(req: ConnectRequest, supported?: SupportedOp
     add('host_traddr', req.hostTraddr);
   }
   if (req.hostIface) {
-    if (t !== 'tcp') throw new OptionValueError('host_iface', 'only applies to tcp');
+    if (!takesKernelOption(t, 'host_iface')) throw new OptionValueError('host_iface', 'only applies to tcp');
     checkInterface('host_iface', req.hostIface);
     add('host_iface', req.hostIface);
   }
-  if (req.trsvcid && (t === 'tcp' || t === 'rdma')) {
+  if (req.trsvcid && takesKernelOption(t, 'trsvcid')) {
     checkServiceId('trsvcid', t, req.trsvcid);
     add('trsvcid', req.trsvcid);
   }
@@ -104,7 +104,7 @@ export function buildConnectOptions(req: ConnectRequest, supported?: SupportedOp
   add('hostnqn', req.hostNqn);
   checkHostId('hostid', req.hostId);
   add('hostid', req.hostId);
-  if (req.discovery && req.nqn !== WELL_KNOWN) add('discovery');
+  if (req.discovery && req.nqn !== WELL_KNOWN_DISC_NQN) add('discovery');
   if (req.dhchapSecret) {
     checkDhchapSecret('dhchap_secret', req.dhchapSecret);
     add('dhchap_secret', req.dhchapSecret);
@@ -121,13 +121,13 @@ export function buildConnectOptions(req: ConnectRequest, supported?: SupportedOp
   }
   int('keep_alive_tmo', req.kato, 0, 65535);
   int('reconnect_delay', req.reconnectDelay, 1, 65535);
-  if (t !== 'loop') int('ctrl_loss_tmo', req.ctrlLossTmo, -1, 2 ** 31 - 1);
+  if (takesKernelOption(t, 'ctrl_loss_tmo')) int('ctrl_loss_tmo', req.ctrlLossTmo, -1, 2 ** 31 - 1);
   int('fast_io_fail_tmo', req.fastIoFailTmo, -1, 2 ** 31 - 1);
   int('tos', req.tos, 0, 255);
   if (req.duplicateConnect) add('duplicate_connect');
   if (req.disableSqflow) add('disable_sqflow');
-  if (t === 'tcp' && req.hdrDigest) add('hdr_digest');
-  if (t === 'tcp' && req.dataDigest) add('data_digest');
+  if (req.hdrDigest && takesKernelOption(t, 'hdr_digest')) add('hdr_digest');
+  if (req.dataDigest && takesKernelOption(t, 'data_digest')) add('data_digest');
   if (req.tls) add('tls');
   for (const [name, v] of [
     ['keyring', req.keyring],

@@ -4,7 +4,7 @@
  * Pure.
  */
 import { parseIp } from './ipaddr.js';
-import { isFabricTransport } from './tid.js';
+import { isTransport, transportInfo } from './transport.js';
 
 export class OptionValueError extends Error {
   constructor(
@@ -64,25 +64,29 @@ export function checkNqn(option: string, nqn: string): void {
 
 export function checkTransport(option: string, t: string): void {
   checkPlainValue(option, t);
-  if (!isFabricTransport(t)) throw new OptionValueError(option, `unsupported transport ${JSON.stringify(t)}`);
+  if (!isTransport(t)) throw new OptionValueError(option, `unsupported transport ${JSON.stringify(t)}`);
 }
 
-/** traddr / host_traddr: an IP literal for tcp and rdma; FC `nn-0x…:pn-0x…`; loop takes no address constraint. */
+/**
+ * traddr / host_traddr, by the transport's address kind: an IP literal (tcp, rdma); an FC `nn-0x…:pn-0x…`; loop
+ * (and an unknown transport) takes no address constraint.
+ */
 export function checkAddress(option: string, transport: string, addr: string): void {
   checkPlainValue(option, addr);
-  if (transport === 'tcp' || transport === 'rdma') {
+  const kind = transportInfo(transport)?.address;
+  if (kind === 'ip') {
     if (!parseIp(addr)) throw new OptionValueError(option, `${JSON.stringify(addr)} is not an IP address`);
-  } else if (transport === 'fc') {
+  } else if (kind === 'fc') {
     if (!/^nn-0x[0-9a-fA-F]{16}:pn-0x[0-9a-fA-F]{16}$/.test(addr)) {
       throw new OptionValueError(option, `${JSON.stringify(addr)} is not an FC address (nn-0x…:pn-0x…)`);
     }
   }
 }
 
-/** trsvcid: a decimal port 1..65535 for tcp and rdma. */
+/** trsvcid: a decimal port 1..65535 where the service ID is a port (tcp, rdma). */
 export function checkServiceId(option: string, transport: string, trsvcid: string): void {
   checkPlainValue(option, trsvcid);
-  if (transport === 'tcp' || transport === 'rdma') {
+  if (transportInfo(transport)?.ports) {
     if (!/^[0-9]{1,5}$/.test(trsvcid) || Number(trsvcid) < 1 || Number(trsvcid) > 65535) {
       throw new OptionValueError(option, `${JSON.stringify(trsvcid)} is not a port number (1..65535)`);
     }

@@ -7,12 +7,28 @@
 import { checkAddress, checkNqn, checkServiceId, OptionValueError } from './kernel-options.js';
 import { type DiscoveryLogEntry, SubType } from './nvme/discovery-log.js';
 import { Tid, type TidFields, type TidOptions } from './tid.js';
-
-const TRANSPORT_BY_TRTYPE: Record<number, string> = { 1: 'rdma', 2: 'fc', 3: 'tcp', 254: 'loop' };
+import { type Transport, transportOfTrtype } from './transport.js';
 
 /** Transport name of an entry (`tcp`, `rdma`, `fc`, `loop`), or undefined if unknown. */
-export function entryTransport(e: DiscoveryLogEntry): string | undefined {
-  return TRANSPORT_BY_TRTYPE[e.trtype];
+export function entryTransport(e: DiscoveryLogEntry): Transport | undefined {
+  return transportOfTrtype(e.trtype);
+}
+
+/**
+ * The host fields a controller listed in a DC's log page takes from that DC (nvme-stas): always its host NQN;
+ * its host-traddr and host-iface when the entry uses the DC's transport (a route that reaches the DC is the one
+ * to its listed controllers).
+ */
+export function inheritedFromDc(
+  dc: TidFields,
+  transport: string,
+): { hostTraddr: string; hostIface: string; hostNqn: string } {
+  const same = transport === dc.transport;
+  return {
+    hostTraddr: same ? dc.hostTraddr : '',
+    hostIface: same ? dc.hostIface : '',
+    hostNqn: dc.hostNqn,
+  };
 }
 
 /** Entries nvme-stas drops from the cache: no usable address (0.0.0.0, ::, empty — this includes loop). */
@@ -35,8 +51,8 @@ export type ClassifiedEntry =
 const FIELD_OF_OPTION: Record<string, string> = { nqn: 'subnqn' };
 
 /**
- * Classifies one entry of the log page of `dc`. I/O controllers and referrals inherit the DC's host NQN, and its
- * host-traddr and host-iface when they use the DC's transport (nvme-stas).
+ * Classifies one entry of the log page of `dc`. I/O controllers and referrals inherit the DC's host fields
+ * (inheritedFromDc).
  */
 export function classifyEntry(dc: TidFields, e: DiscoveryLogEntry, opts: TidOptions): ClassifiedEntry {
   const transport = entryTransport(e);
@@ -62,16 +78,13 @@ export function classifyEntry(dc: TidFields, e: DiscoveryLogEntry, opts: TidOpti
     return { kind: 'refused', field, reason: err.message.replace(`for ${err.option}:`, `for ${field}:`) };
   }
   if (kind === 'self') return { kind };
-  const same = transport === dc.transport;
   const tid = Tid.from(
     {
       transport,
       traddr: e.traddr,
       trsvcid: e.trsvcid,
       subsysnqn: e.subnqn,
-      hostTraddr: same ? dc.hostTraddr : '',
-      hostIface: same ? dc.hostIface : '',
-      hostNqn: dc.hostNqn,
+      ...inheritedFromDc(dc, transport),
     },
     opts,
   );

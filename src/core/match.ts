@@ -5,6 +5,7 @@
 import { ipEqual, parseIp } from './ipaddr.js';
 import type { KernelController } from './kernel-controller.js';
 import { type TidFields, WELL_KNOWN_DISC_NQN } from './tid.js';
+import { isIpTransport, transportInfo } from './transport.js';
 
 /** Local interfaces and their addresses, each list in the kernel's order (the first is the primary). */
 export type InterfaceMap = ReadonlyMap<
@@ -21,7 +22,7 @@ export function interfaceOf(ifaces: InterfaceMap, addr: string): string {
 }
 
 function sameAddr(transport: string, a: string, b: string): boolean {
-  if (transport === 'tcp' || transport === 'rdma') return ipEqual(a, b);
+  if (isIpTransport(transport)) return ipEqual(a, b);
   return a.toLowerCase() === b.toLowerCase();
 }
 
@@ -49,25 +50,26 @@ function legacyTcpMatch(tid: TidFields, c: KernelController, ifaces: InterfaceMa
  * 1. transport, trsvcid and host NQN equal;
  * 2. subsystem NQN equal, or the candidate uses the well-known discovery NQN (a DC with a unique NQN, TP8013);
  * 3. traddr equal (as IP addresses for tcp/rdma, case-insensitive otherwise);
- * 4. tcp: host-traddr/host-iface, when the candidate names them, agree with the connection's source address;
- *    fc: host-traddr equal (case-insensitive); rdma: host-traddr equal when named.
+ * 4. the transport's reuse rule (src/core/transport.ts): tcp (`source`): host-traddr/host-iface, when the
+ *    candidate names them, agree with the connection's source address; fc (`host-traddr`): host-traddr equal
+ *    (case-insensitive); rdma (`host-traddr-if-named`): host-traddr equal when named; loop (`any`).
  */
 export function controllerMatchesTid(tid: TidFields, c: KernelController, ifaces: InterfaceMap): boolean {
   if (c.transport !== tid.transport || c.trsvcid !== tid.trsvcid || c.hostNqn !== tid.hostNqn) return false;
   if (tid.subsysnqn !== WELL_KNOWN_DISC_NQN && tid.subsysnqn !== c.subsysnqn) return false;
   if (!sameAddr(tid.transport, tid.traddr, c.traddr)) return false;
 
-  switch (tid.transport) {
-    case 'tcp': {
+  switch (transportInfo(tid.transport)?.reuse) {
+    case 'source': {
       if (!tid.hostTraddr && !tid.hostIface) return true;
       if (!c.srcAddr) return legacyTcpMatch(tid, c, ifaces);
       if (tid.hostTraddr && !ipEqual(tid.hostTraddr, c.srcAddr)) return false;
       if (tid.hostIface && tid.hostIface !== interfaceOf(ifaces, c.srcAddr)) return false;
       return true;
     }
-    case 'fc':
+    case 'host-traddr':
       return tid.hostTraddr.toLowerCase() === c.hostTraddr.toLowerCase();
-    case 'rdma':
+    case 'host-traddr-if-named':
       return !tid.hostTraddr || ipEqual(tid.hostTraddr, c.hostTraddr);
     default:
       return true;

@@ -9,6 +9,7 @@ import {
   OptionValueError,
 } from './kernel-options.js';
 import { cleanString, WELL_KNOWN_DISC_NQN } from './tid.js';
+import { type MdnsTransport, takesHostIface, transportOfMdnsProtocol } from './transport.js';
 
 /** DNS-SD service types of NVMe discovery controllers (TP8009): TCP, and UDP for RoCE (nvme-stas ≥ 2.1.2). */
 export const NVME_DISC_SERVICE_TYPES: readonly string[] = ['_nvme-disc._tcp', '_nvme-disc._udp'];
@@ -46,7 +47,7 @@ export interface ResolvedService extends ServiceIdentity {
 
 /** A discovery controller found by mDNS, ready to become a TID (host NQN is the system's, no host-traddr). */
 export interface MdnsCandidate {
-  readonly transport: 'tcp' | 'rdma';
+  readonly transport: MdnsTransport;
   /** IP literal; an IPv6 link-local address carries `%<interface>`. */
   readonly traddr: string;
   readonly trsvcid: string;
@@ -133,13 +134,12 @@ export function decodeTxt(txt: readonly (Uint8Array | readonly number[])[]): Dec
   return { entries, dropped };
 }
 
-/** TXT `p=` to transport (trimmed, case-insensitive): tcp → tcp; roce, iwarp, rdma → rdma; anything else → null. */
-export function protocolToTransport(p: string | undefined): 'tcp' | 'rdma' | null {
-  if (p === undefined) return null;
-  const v = p.trim().toLowerCase();
-  if (v === 'tcp') return 'tcp';
-  if (v === 'roce' || v === 'iwarp' || v === 'rdma') return 'rdma';
-  return null;
+/**
+ * TXT `p=` to transport (trimmed, case-insensitive), by the transports' mDNS protocols (src/core/transport.ts):
+ * tcp → tcp; roce, iwarp, rdma → rdma; anything else → null.
+ */
+export function protocolToTransport(p: string | undefined): MdnsTransport | null {
+  return p === undefined ? null : transportOfMdnsProtocol(p);
 }
 
 /** TXT entries as a printable dictionary for logs: `{"p": "walmart", "nqn": "…"}`. */
@@ -218,7 +218,7 @@ export function candidateFromService(svc: ResolvedService, opts: CandidateOption
     traddr,
     trsvcid,
     subsysnqn,
-    hostIface: transport === 'tcp' ? svc.ifname : '',
+    hostIface: takesHostIface(transport) ? svc.ifname : '',
   };
   return { ok: true, candidate, txt: entries };
 }

@@ -15,6 +15,7 @@
  * header, control or host descriptor out of bounds) is an error value; a single bad descriptor is skipped with a
  * warning. Nothing is read outside the table and nothing throws.
  */
+import { TrType } from './transport.js';
 
 /** Structure ids (the first byte of every descriptor). */
 export const NbftDesc = {
@@ -29,7 +30,7 @@ export const NbftDesc = {
 } as const;
 
 /** Transport type of HFIs and SSNS descriptors: only NVMe/TCP is defined. */
-export const NBFT_TRTYPE_TCP = 3;
+export const NBFT_TRTYPE_TCP = TrType.tcp;
 
 /** Fixed sizes of the revision 1.0 structures (a list may declare longer descriptors, never shorter ones). */
 export const NbftSize = {

@@ -1,16 +1,20 @@
 /** Transport ID (TID): the identity of a controller connection, its canonical forms and defaults. Pure. */
-import { createHash } from 'node:crypto';
 import { canonicalIp } from './ipaddr.js';
+import {
+  defaultServiceId,
+  isIpTransport,
+  isTransport,
+  TRANSPORT_NAMES,
+  type Transport,
+} from './transport.js';
+
+export type { Transport };
 
 export const WELL_KNOWN_DISC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
-/** Fabrics transports stas manages. Anything else (pcie, typos) is never handed to the kernel. */
-export const FABRIC_TRANSPORTS = ['tcp', 'rdma', 'fc', 'loop'] as const;
-export type Transport = (typeof FABRIC_TRANSPORTS)[number];
-
-export function isFabricTransport(t: string): t is Transport {
-  return (FABRIC_TRANSPORTS as readonly string[]).includes(t);
-}
+/** Fabrics transports stas manages (src/core/transport.ts). Anything else (pcie, typos) is never handed to the kernel. */
+export const FABRIC_TRANSPORTS = TRANSPORT_NAMES;
+export const isFabricTransport = isTransport;
 
 /** Input to TID construction: raw strings as found in a config line, a log page entry or D-Bus arguments. */
 export interface TidInput {
@@ -30,11 +34,6 @@ export interface TidOptions {
   ignoreIface?: boolean;
 }
 
-/** Default TCP port of a discovery controller (IANA), also nvme-stas' default for any tcp controller= line. */
-export const DEFAULT_TCP_DISC_PORT = '8009';
-/** Default port for RDMA (IANA NVMe-oF). */
-export const DEFAULT_RDMA_PORT = '4420';
-
 /** Strings from the network or config: trim blanks and NUL padding. */
 export function cleanString(s: string | undefined): string {
   if (s === undefined) return '';
@@ -47,7 +46,7 @@ export function cleanString(s: string | undefined): string {
 
 /** Canonical address text for IP transports (RFC 5952 for IPv6); other text is only trimmed. */
 function canonicalAddr(transport: string, addr: string): string {
-  if (transport === 'tcp' || transport === 'rdma') return canonicalIp(addr) ?? addr;
+  if (isIpTransport(transport)) return canonicalIp(addr) ?? addr;
   return addr;
 }
 
@@ -82,16 +81,14 @@ export class Tid implements TidFields {
   }
 
   /**
-   * Builds a TID with nvme-stas' defaults: trsvcid 8009 for tcp and 4420 for rdma when empty, and always empty
-   * for fc and loop; host NQN defaults to the system's; host-iface dropped with ignore-iface. IP literals are
+   * Builds a TID with nvme-stas' defaults: trsvcid the transport's default (8009 for tcp, 4420 for rdma) when
+   * empty, and always empty where trsvcid does not apply (fc, loop); host NQN defaults to the system's; host-iface dropped with ignore-iface. IP literals are
    * canonicalised so that one controller has one identity whatever text named it.
    */
   static from(input: TidInput, opts: TidOptions): Tid {
     const transport = cleanString(input.transport);
-    let trsvcid = cleanString(input.trsvcid);
-    if (transport === 'tcp') trsvcid ||= DEFAULT_TCP_DISC_PORT;
-    else if (transport === 'rdma') trsvcid ||= DEFAULT_RDMA_PORT;
-    else trsvcid = '';
+    const fallback = defaultServiceId(transport);
+    const trsvcid = fallback ? cleanString(input.trsvcid) || fallback : '';
     return new Tid({
       transport,
       traddr: canonicalAddr(transport, cleanString(input.traddr)),
@@ -125,23 +122,9 @@ export class Tid implements TidFields {
     ];
   }
 
-  /** The same TID bound to another interface (used when a DC's interface is inherited by its IOCs). */
-  withHostIface(hostIface: string): Tid {
-    return new Tid({ ...this, hostIface });
-  }
-
   /** Identity key: equal keys ⇔ same controller. */
   key(): string {
     return this.args().join('\u0000');
-  }
-
-  equals(other: Tid): boolean {
-    return this.key() === other.key();
-  }
-
-  /** nvme-stas' stable hash: MD5 of the seven fields concatenated (used for unit names and the like). */
-  hash(): string {
-    return createHash('md5').update(this.args().join('')).digest('hex');
   }
 
   /** Printable form used as the prefix of log lines: `(tcp, 10.0.0.1, 8009, nqn…, eth0, 10.0.0.2)`. */
@@ -151,6 +134,27 @@ export class Tid implements TidFields {
     if (this.hostIface) parts.push(this.hostIface);
     if (this.hostTraddr) parts.push(this.hostTraddr);
     return `(${parts.join(', ')})`;
+  }
+
+  /**
+   * The inverse of idDict: a TID from a controller dictionary (extra keys ignored, a value that is not a string
+   * taken as empty), with the defaults of from(); undefined without a transport or traddr.
+   */
+  static fromIdDict(d: Readonly<Record<string, unknown>>, opts: TidOptions): Tid | undefined {
+    const str = (v: unknown) => (typeof v === 'string' ? v : '');
+    if (!str(d['transport']) || !str(d['traddr'])) return undefined;
+    return Tid.from(
+      {
+        transport: str(d['transport']),
+        traddr: str(d['traddr']),
+        trsvcid: str(d['trsvcid']),
+        subsysnqn: str(d['subsysnqn']),
+        hostTraddr: str(d['host-traddr']),
+        hostIface: str(d['host-iface']),
+        hostNqn: str(d['host-nqn']),
+      },
+      opts,
+    );
   }
 
   /** The D-Bus controller id dictionary, in nvme-stas' key order (without per-controller extras and device). */

@@ -1,5 +1,6 @@
 /** Test helpers: the sysfs record a kernel would show for a connect request, and an in-memory kernel for unit tests. */
 import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
+import type { OwnershipRegistry } from '../../src/adapters/kernel/registry.js';
 import type { ConnectRequest } from '../../src/core/connect-options.js';
 import type { KernelController } from '../../src/core/kernel-controller.js';
 
@@ -22,10 +23,24 @@ export function controllerFor(r: ConnectRequest, device: string): KernelControll
   };
 }
 
+/** An ownership registry in memory (`owners` is the registry itself). */
+export function memoryRegistry(owners = new Map<string, string>()): OwnershipRegistry {
+  return {
+    owners: async () => new Map(owners),
+    claim: async (device) => {
+      owners.set(device, 'stas');
+    },
+    release: async (device) => {
+      if (owners.get(device) === 'stas') owners.delete(device);
+    },
+  };
+}
+
 /**
  * An in-memory kernel for a StacdService: connect adds a live controller, disconnect removes it; connects to an
  * NQN in `refuse` fail with ECONNREFUSED. `beforeConnect` runs first in every connect (to hold connects, or to
- * advance an injected clock).
+ * advance an injected clock). Its ownership registry is in memory (tests that check the files assign
+ * ownershipRegistry(dir) to the port).
  */
 export function fakeKernel(beforeConnect?: (r: ConnectRequest) => Promise<void>) {
   const ctrls: KernelController[] = [];
@@ -53,6 +68,7 @@ export function fakeKernel(beforeConnect?: (r: ConnectRequest) => Promise<void>)
           1,
         );
       },
+      ...memoryRegistry(),
     },
   };
 }

@@ -25,6 +25,7 @@ import { StacdService } from '../../src/daemons/stacd/service.js';
 import { StafdService } from '../../src/daemons/stafd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
 import { FakeFabric, LOG_CHANGE_AEN } from '../support/fake-dc.js';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { TEST_IDENTITY } from '../support/stafd-service.js';
 
@@ -151,10 +152,9 @@ function stacd(conf: string, view: () => string, sysClassNvme?: string) {
     config: parseStacdConfig(conf, 'stacd.conf').config,
     identity: TEST_IDENTITY,
     stafd: async () => stafdViewFromJson(view(), { defaultHostNqn: TEST_IDENTITY.hostNqn }),
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(dir, 'registry'))),
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
-    registryDir: join(dir, 'registry'),
     minPassIntervalMs: 10,
     retry: { fastMs: 20, slowMs: 50 },
     ...(sysClassNvme ? { sysClassNvme } : {}),

@@ -11,6 +11,7 @@ import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdMetrics } from '../../src/daemons/stacd/metrics.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
@@ -41,10 +42,9 @@ function setup(conf: string, view: () => StafdView) {
       now += 250; // asking stafd "takes" 250 ms
       return view();
     },
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(dir, 'registry'))),
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: () => {},
-    registryDir: join(dir, 'registry'),
     minPassIntervalMs: 60_000,
     retry: { fastMs: 60_000, slowMs: 60_000 },
     monotonicMs: () => now,

@@ -13,6 +13,7 @@ import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { StafdViewCache } from '../../src/daemons/stacd/stafd-view-cache.js';
 import { ioEntry } from '../support/discovery-target.js';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { flush, ManualClock } from '../support/manual-clock.js';
 
@@ -33,10 +34,9 @@ function setup(
     config: parseStacdConfig(conf).config,
     identity,
     stafd: async () => view(),
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(dir, 'registry'))),
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
-    registryDir: join(dir, 'registry'),
     lkcPath: join(dir, 'run', 'last-known-config.json'),
     minPassIntervalMs: 10,
     retry: { fastMs: 20, slowMs: 50 },
@@ -212,10 +212,9 @@ test('a connect the kernel refuses while a secret is configured: one authenticat
     config: parseStacdConfig(conf).config,
     identity,
     stafd: async () => ({ answered: true, dcs: [] }),
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(dir, 'registry'))),
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
-    registryDir: join(dir, 'registry'),
     minPassIntervalMs: 10,
     // Real retry timers far beyond the test: every pass here is one the test starts.
     retry: { fastMs: 600_000, slowMs: 3_600_000 },
@@ -311,10 +310,9 @@ test('the host key of sys.conf is named when no controller= secret is configured
     ).config,
     identity: { ...identity, hostKey: KEY },
     stafd: async () => ({ answered: false }),
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(mkdtempSync(join(tmpdir(), 'stacd-auth-')), 'registry'))),
     ifaces: () => new Map(),
     log: (l, m) => logs.push(`${l}: ${m}`),
-    registryDir: join(mkdtempSync(join(tmpdir(), 'stacd-auth-')), 'registry'),
     retry: { fastMs: 600_000, slowMs: 600_000 },
   });
   await s.reconcile();
@@ -344,10 +342,9 @@ function edgeSetup(view: () => StafdView, opts: { hold?: () => Promise<void> | u
     config: parseStacdConfig('').config,
     identity,
     stafd: () => cache.get(),
-    kernel: k.port,
+    kernel: Object.assign(k.port, ownershipRegistry(join(dir, 'registry'))),
     ifaces: () => new Map([['lo', { ipv4: ['127.0.0.1'], ipv6: [] }]]),
     log: (l, m) => logs.push(`${l}: ${m}`),
-    registryDir: join(dir, 'registry'),
     minPassIntervalMs: 250,
     schedulerClock: clock,
     retry: { fastMs: 600_000, slowMs: 3_600_000 },

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { cleanString, isFabricTransport, Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 
@@ -30,11 +29,11 @@ test('ignore-iface drops the interface from the identity', () => {
     { ...opts, ignoreIface: true },
   );
   assert.equal(a.hostIface, '');
-  assert.ok(a.equals(b));
+  assert.equal(a.key(), b.key());
   const c = Tid.from({ transport: 'tcp', traddr: '1.2.3.4', hostIface: 'eth1' }, opts);
   assert.equal(c.hostIface, 'eth1');
-  assert.ok(!a.equals(c));
-  assert.equal(a.withHostIface('eth1').key(), c.key());
+  assert.notEqual(a.key(), c.key());
+  assert.equal(Tid.from({ ...a, hostIface: 'eth1' }, opts).key(), c.key());
 });
 
 test('strings from log pages are trimmed of blanks and NUL padding; IP literals canonicalised', () => {
@@ -70,7 +69,7 @@ test('equality covers exactly the seven identity fields', () => {
     hostIface: '',
   };
   const a = Tid.from(base, opts);
-  assert.ok(a.equals(Tid.from({ ...base, traddr: '10.0.0.1 ' }, opts)));
+  assert.equal(a.key(), Tid.from({ ...base, traddr: '10.0.0.1 ' }, opts).key());
   const variants = [
     { transport: 'rdma' },
     { traddr: '10.0.0.2' },
@@ -80,7 +79,8 @@ test('equality covers exactly the seven identity fields', () => {
     { hostIface: 'eth0' },
     { hostNqn: 'nqn.other' },
   ];
-  for (const v of variants) assert.ok(!a.equals(Tid.from({ ...base, ...v }, opts)), JSON.stringify(v));
+  for (const v of variants)
+    assert.notEqual(a.key(), Tid.from({ ...base, ...v }, opts).key(), JSON.stringify(v));
 });
 
 test('printable form omits empty optional parts and the host NQN', () => {
@@ -99,12 +99,6 @@ test('printable form omits empty optional parts and the host NQN', () => {
     ).toString(),
     '(tcp, 10.0.0.1, 4420, nqn.s, eth0, 10.0.0.2)',
   );
-});
-
-test('hash is the MD5 of the seven fields concatenated (stable across restarts)', () => {
-  const t = Tid.from({ transport: 'tcp', traddr: '10.0.0.1', subsysnqn: WELL_KNOWN_DISC_NQN }, opts);
-  const want = createHash('md5').update(`tcp10.0.0.18009${WELL_KNOWN_DISC_NQN}${HOSTNQN}`).digest('hex');
-  assert.equal(t.hash(), want);
 });
 
 test('id dictionary has nvme-stas keys and order', () => {
@@ -140,5 +134,25 @@ test('fabric transports are whitelisted', () => {
 test('D-Bus argument form: fromArgs applies the defaults; args() is its inverse', () => {
   const t = Tid.fromArgs(['tcp', 'FE80::1', '', 'nqn.s', '', 'eth0', ''], opts);
   assert.deepEqual(t.args(), ['tcp', 'fe80::1', '8009', 'nqn.s', '', 'eth0', HOSTNQN]);
-  assert.ok(Tid.fromArgs(t.args(), opts).equals(t));
+  assert.equal(Tid.fromArgs(t.args(), opts).key(), t.key());
+});
+
+test('controller dictionary form: fromIdDict is the inverse of idDict; without transport or traddr, none', () => {
+  const t = Tid.from(
+    {
+      transport: 'tcp',
+      traddr: '10.0.0.1',
+      subsysnqn: WELL_KNOWN_DISC_NQN,
+      hostIface: 'eth0',
+      hostTraddr: '10.0.0.2',
+    },
+    opts,
+  );
+  assert.equal(Tid.fromIdDict(t.idDict(), opts)?.key(), t.key());
+  // Extra keys (stafd's device, state…) are ignored; a value that is not a string counts as empty.
+  const d = { ...t.idDict(), device: 'nvme1', 'host-iface': 7 };
+  assert.deepEqual(Tid.fromIdDict(d, opts)?.args(), [...t.args().slice(0, 5), '', HOSTNQN]);
+  assert.equal(Tid.fromIdDict({ ...t.idDict(), transport: '' }, opts), undefined);
+  assert.equal(Tid.fromIdDict({ ...t.idDict(), traddr: 5 }, opts), undefined);
+  assert.equal(Tid.fromIdDict({}, opts), undefined);
 });

@@ -1,14 +1,21 @@
 /** Discovery Log Page (LID 0x70): header and 1024-byte entries, decode and encode. Pure. */
 import { ProtocolError } from './pdu.js';
 
+/** TRTYPE and ADRFAM codes: the transport table (src/core/transport.ts). */
+export { AdrFam, TrType } from '../transport.js';
+
 export const DLP_HEADER_LENGTH = 1024;
 export const DLP_ENTRY_LENGTH = 1024;
 
-export const TrType = { rdma: 1, fc: 2, tcp: 3, loop: 254 } as const;
-export const AdrFam = { ipv4: 1, ipv6: 2, ib: 3, fc: 4, loop: 254 } as const;
 export const SubType = { referral: 1, nvme: 2, discovery: 3 } as const;
-/** EFLAGS bits. */
+/** EFLAGS bits: duplicate returned information, explicit persistent connection support, not connected to CDC. */
 export const EFlags = { DUPRETINFO: 0x1, EPCSD: 0x2, NCC: 0x4 } as const;
+
+/**
+ * The Discovery log page options word (Supported Log Pages, LID 0x70, bits 31:16 shifted down): extended entries,
+ * port local entries only (PLEOS: the LSP PLEO bit is honoured), all NVM subsystem entries.
+ */
+export const DlpOptions = { EXTDLPES: 0x1, PLEOS: 0x2, ALLSUBES: 0x4 } as const;
 
 export interface DiscoveryLogHeader {
   genctr: bigint;

@@ -6,12 +6,12 @@
  */
 import type { ControllerEntry } from '../config/controller-line.js';
 import type { StacdConfig } from '../config/service-config.js';
-import { type ExcludeFields, isExcluded } from '../exclude.js';
+import type { ExcludeFields } from '../exclude.js';
 import { isIoController, type KernelController } from '../kernel-controller.js';
 import { classifyLog } from '../log-entry.js';
 import { controllerMatchesTid, type InterfaceMap } from '../match.js';
 import { type DiscoveryLogEntry, EFlags } from '../nvme/discovery-log.js';
-import { addressProblem, HOST_EXCLUDED } from '../stafd/dc-plan.js';
+import { exclusionOf, type RefusalRules, refusalOf } from '../refusal.js';
 import { Tid, type TidOptions } from '../tid.js';
 
 /** What stafd answered: its DCs with their cached log entries; or no answer at all (absent, starting, slow). */
@@ -88,10 +88,11 @@ const OTHER_OWNER = (owner: string | undefined) => owner !== undefined && owner 
 
 export function planIoControllers(input: PlanInput): Plan {
   const { config, tidOpts } = input;
-  const excludes: ExcludeFields[] = config.excludes.map((e) => e.fields);
-  const hostExclusions = input.hostExclusions ?? [];
-  const exclusion = (tid: Tid): string | undefined =>
-    isExcluded(tid, excludes) ? 'excluded' : isExcluded(tid, hostExclusions) ? HOST_EXCLUDED : undefined;
+  const rules: RefusalRules = {
+    excludes: config.excludes.map((e) => e.fields),
+    hostExclusions: input.hostExclusions,
+    ipFamily: config.ipFamily,
+  };
   const discovered = input.stafd.answered
     ? discoveredIocs(input.stafd, tidOpts)
     : [...(input.previousDiscovered ?? [])];
@@ -102,14 +103,9 @@ export function planIoControllers(input: PlanInput): Plan {
   const refused = new Map<string, { desired: DesiredIoc; reason: string }>();
   const consider = (d: DesiredIoc) => {
     const key = d.tid.key();
-    const excluded = exclusion(d.tid);
-    if (excluded) {
-      refused.set(key, { desired: d, reason: excluded });
-      return;
-    }
-    const problem = addressProblem(d.tid, config.ipFamily);
-    if (problem) {
-      refused.set(key, { desired: d, reason: problem });
+    const refusal = refusalOf(d.tid, rules);
+    if (refusal) {
+      refused.set(key, { desired: d, reason: refusal });
       return;
     }
     const prev = desired.get(key);
@@ -172,7 +168,7 @@ export function planIoControllers(input: PlanInput): Plan {
       tidOpts,
     );
     const owner = input.owners.get(c.device);
-    const why = refused.get(tid.key())?.reason ?? exclusion(tid);
+    const why = refused.get(tid.key())?.reason ?? exclusionOf(tid, rules);
     const keep = (reason: string) => items.push({ action: 'keep', tid, device: c.device, reason });
     const drop = (reason: string) => items.push({ action: 'disconnect', tid, device: c.device, reason });
     if (OTHER_OWNER(owner)) keep(`owned by ${owner}`);

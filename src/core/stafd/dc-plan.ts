@@ -6,12 +6,11 @@
 import type { ControllerEntry } from '../config/controller-line.js';
 import { DC_BOUNDS, type DcBounds } from '../config/schema.js';
 import type { IpFamily } from '../config/values.js';
-import { type ExcludeFields, isExcluded } from '../exclude.js';
-import { parseIp } from '../ipaddr.js';
-import { isFabricTransport, type Tid } from '../tid.js';
+import type { ExcludeFields } from '../exclude.js';
+import { addressProblem, HOST_EXCLUDED, refusalOf } from '../refusal.js';
+import type { Tid } from '../tid.js';
 
-/** The reason given for controllers the host-wide exclusion list keeps out. */
-export const HOST_EXCLUDED = 'excluded by the host exclusion list (/etc/nvme/exclusions.conf)';
+export { addressProblem, HOST_EXCLUDED };
 
 export type DcOrigin = 'configured' | 'discovered' | 'referral';
 
@@ -67,17 +66,6 @@ export const DEFAULT_DC_BOUNDS: DcBounds = Object.fromEntries(
   DC_BOUNDS.map((b) => [b.prop, b.default]),
 ) as unknown as DcBounds;
 
-/** Why a TID cannot be used, or undefined: unknown transport, not an IP literal, address family disabled. */
-export function addressProblem(tid: Tid, ipFamily: IpFamily): string | undefined {
-  if (!isFabricTransport(tid.transport)) return `Invalid transport ${tid.transport}`;
-  if (tid.transport !== 'tcp' && tid.transport !== 'rdma') return undefined;
-  const ip = parseIp(tid.traddr);
-  if (!ip) return 'IP address is not valid';
-  if (ip.family === 4 && !ipFamily.ipv4) return 'ignored because IPv4 is disabled';
-  if (ip.family === 6 && !ipFamily.ipv6) return 'ignored because IPv6 is disabled';
-  return undefined;
-}
-
 /**
  * The desired DCs: configured ones, then referrals followed breadth-first from the configured and mDNS DCs (depth
  * 0) up to the depth bound, taking at most the per-controller bound from each log page, then mDNS ones; then at
@@ -94,11 +82,7 @@ export function planDiscoveryControllers(input: DcPlanInput): DcPlan {
     hits.set(k, h);
   };
   const usable = (tid: Tid): boolean => {
-    const reason = isExcluded(tid, input.excludes)
-      ? 'excluded'
-      : isExcluded(tid, input.hostExclusions ?? [])
-        ? HOST_EXCLUDED
-        : addressProblem(tid, input.ipFamily);
+    const reason = refusalOf(tid, input);
     if (reason) dropped.push({ tid, reason });
     return !reason;
   };

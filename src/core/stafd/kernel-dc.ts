@@ -5,15 +5,16 @@
 import { isDiscoveryController, type KernelController } from '../kernel-controller.js';
 import { controllerMatchesTid, type InterfaceMap } from '../match.js';
 import type { TidFields } from '../tid.js';
+import { takesKernelOption, transportInfo } from '../transport.js';
 
 export type DcHost = 'userspace' | 'kernel';
 
 /**
- * Every DC is a kernel discovery controller (as with nvme-stas), except tcp DCs with `kernel-discovery=false`, which
- * use stafd's own NVMe/TCP host; rdma, fc and loop always need the kernel (stafd has no userspace host for them).
+ * Every DC is a kernel discovery controller (as with nvme-stas), except DCs on a transport stafd hosts itself (tcp:
+ * its own NVMe/TCP host) with `kernel-discovery=false`; rdma, fc and loop always need the kernel.
  */
 export function dcHostFor(transport: string, kernelDiscovery: boolean): DcHost {
-  return transport === 'tcp' && !kernelDiscovery ? 'userspace' : 'kernel';
+  return transportInfo(transport)?.userspaceHost && !kernelDiscovery ? 'userspace' : 'kernel';
 }
 
 /** Controller states in which a controller is on its way out: never adopted. */
@@ -22,8 +23,8 @@ const GOING = new Set(['deleting', 'deleting (no IO)', 'dead']);
 /**
  * The existing kernel discovery controller a DC adopts instead of connecting again (nvme-stas' reuse rules,
  * src/core/match.ts), or undefined. Preference: the device stafd created for this DC before (`preferDevice`),
- * then the lowest device number. A loop controller connected without traddr (the kernel then shows none) serves
- * any loop DC of the same subsystem and host NQN.
+ * then the lowest device number. On a transport whose traddr is not passed to the kernel (loop), a controller
+ * without traddr serves any DC of the same subsystem and host NQN.
  */
 export function findKernelDc(
   tid: TidFields,
@@ -34,7 +35,7 @@ export function findKernelDc(
   const found = controllers.filter((c) => {
     if (!isDiscoveryController(c) || GOING.has(c.state)) return false;
     const k =
-      tid.transport === 'loop' && c.transport === 'loop' && c.traddr === ''
+      c.transport === tid.transport && c.traddr === '' && !takesKernelOption(tid.transport, 'traddr')
         ? { ...c, traddr: tid.traddr }
         : c;
     return controllerMatchesTid(tid, k, ifaces);

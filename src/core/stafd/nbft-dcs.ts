@@ -11,7 +11,8 @@ import {
   OptionValueError,
 } from '../kernel-options.js';
 import type { NbftTable } from '../nbft.js';
-import { DEFAULT_TCP_DISC_PORT, type TidInput, WELL_KNOWN_DISC_NQN } from '../tid.js';
+import { type TidInput, WELL_KNOWN_DISC_NQN } from '../tid.js';
+import { TRANSPORTS } from '../transport.js';
 
 /** Link types whose address is a MAC that an HFI can name (nvme-stas: Ethernet and loopback links). */
 export const ARPHRD_ETHER = 1;
@@ -138,7 +139,7 @@ export function nbftDiscoveryControllers(
         warnings.push(`${source} ignored: URI ${JSON.stringify(d.uri)}: ${uri}`);
         return;
       }
-      const trsvcid = uri.port ?? DEFAULT_TCP_DISC_PORT;
+      const trsvcid = uri.port ?? TRANSPORTS.tcp.ports.discovery;
       const subsysnqn = d.nqn ?? WELL_KNOWN_DISC_NQN;
       const bad =
         (uri.transport === 'tcp' ? undefined : `transport ${JSON.stringify(uri.transport)} is not tcp`) ??

@@ -8,6 +8,7 @@ import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStacService } from '../../adapters/dbus/stac-service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
+import { ownershipRegistry } from '../../adapters/kernel/registry.js';
 import { scanControllers } from '../../adapters/kernel/sysfs.js';
 import { UeventMonitor } from '../../adapters/kernel/uevents.js';
 import { localInterfaces } from '../../adapters/net-interfaces.js';
@@ -98,6 +99,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       scan: () => scanControllers(),
       connect: (r) => kernel.connect(r),
       disconnect: (d) => kernel.disconnect(d),
+      ...ownershipRegistry(),
     },
     ifaces: localInterfaces,
     log,

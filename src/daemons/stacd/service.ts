@@ -5,7 +5,7 @@
  * fast-then-slow backoff; the org.nvmexpress.stac API data. Process, D-Bus and udev wiring live in main.ts.
  */
 import { type Connected, KernelConnectError } from '../../adapters/kernel/fabrics.js';
-import { claim, readOwners, release } from '../../adapters/kernel/registry.js';
+import type { OwnershipRegistry } from '../../adapters/kernel/registry.js';
 import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
@@ -39,7 +39,8 @@ import {
 import type { LogLevel, TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
 
-export interface KernelPort {
+/** The kernel as stacd uses it: controllers, connects, and the ownership registry (tests substitute a fake). */
+export interface KernelPort extends OwnershipRegistry {
   scan(): Promise<KernelController[]>;
   connect(req: ConnectRequest): Promise<Connected>;
   disconnect(device: string): Promise<void>;
@@ -53,7 +54,6 @@ export interface StacdServiceOptions {
   kernel: KernelPort;
   ifaces: () => InterfaceMap;
   log: (level: LogLevel, message: string) => void;
-  registryDir?: string;
   lkcPath?: string | undefined;
   /** Least time between two pass starts that changes cause (default MIN_PASS_INTERVAL_MS, 250 ms). */
   minPassIntervalMs?: number;
@@ -205,7 +205,7 @@ export class StacdService {
     this.sysfsScans++;
     const [kernel, owners, stafd, hostExclusions] = await Promise.all([
       this.opts.kernel.scan(),
-      readOwners(this.opts.registryDir),
+      this.opts.kernel.owners(),
       this.opts.stafd(),
       this.opts.hostExclusions?.() ?? [],
     ]);
@@ -269,7 +269,7 @@ export class StacdService {
       const planned = clock();
       await this.execute(plan, owners, kernel, opts.backoff === true ? clock() : undefined);
       // Stale registry entries go after the connects: nothing in the plan depends on the files.
-      await Promise.all(stale.map((dev) => release(dev, this.opts.registryDir).catch(() => {})));
+      await Promise.all(stale.map((dev) => this.opts.kernel.release(dev).catch(() => {})));
       if (plan.items.some((i) => i.action === 'connect' || i.action === 'disconnect')) {
         const done = clock();
         const ms = (a: number, b: number) => (b - a).toFixed(1);
@@ -361,8 +361,7 @@ export class StacdService {
           // Adopted (e.g. made by nvme connect or the udev rule): claim it unless someone else did.
           const k = kernelById.get(item.device);
           if (k) this.owned.set(item.device, controllerIdentity(k));
-          if (!owners.has(item.device))
-            await claim(item.device, 'stas', this.opts.registryDir).catch(() => {});
+          if (!owners.has(item.device)) await this.opts.kernel.claim(item.device).catch(() => {});
           this.attempts.delete(key);
           this.failed.delete(key);
           this.raced.delete(key);
@@ -376,9 +375,9 @@ export class StacdService {
             this.connects++;
             this.owned.set(c.device, requestIdentity(item));
             this.raced.delete(key);
-            await claim(c.device, 'stas', this.opts.registryDir).catch((e: Error) =>
-              this.opts.log('warning', `registry: ${e.message}`),
-            );
+            await this.opts.kernel
+              .claim(c.device)
+              .catch((e: Error) => this.opts.log('warning', `registry: ${e.message}`));
             this.attempts.delete(key);
             this.failed.delete(key);
             this.opts.log('info', `${item.tid.toString()} | ${c.device} - Connection established!`);
@@ -439,7 +438,7 @@ export class StacdService {
             await this.opts.kernel.disconnect(item.device);
             this.disconnects++;
             this.owned.delete(item.device);
-            await release(item.device, this.opts.registryDir).catch(() => {});
+            await this.opts.kernel.release(item.device).catch(() => {});
             this.opts.log('info', `${item.tid.toString()} | ${item.device} - Disconnected (${item.reason})`);
             this.events.add(new Date(), {
               kind: 'disconnected',
