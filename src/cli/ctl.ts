@@ -3,9 +3,9 @@ import type { ParseArgsConfig } from 'node:util';
 import type { MessageBus } from 'dbus-next/index.js';
 import type { TidArgs } from '../adapters/dbus/clients.js';
 import { openSystemBus } from '../adapters/dbus/service.js';
+import { parseStrict, splitCommand, UsageError } from '../core/argv.js';
 import { type PyValue, pformat, pyLen } from '../core/pprint.js';
 import { VERSION_TEXT } from '../version.js';
-import { parseStrict, splitCommand, UsageError } from './argv.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;

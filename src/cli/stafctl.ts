@@ -2,11 +2,12 @@
 // stafctl: STorage Appliance Finder control tool — queries and controls stafd over D-Bus (nvme-stas compatible).
 import { loadConfigFileSync, readRegularFileSync } from '../adapters/config-file.js';
 import { type StafClient, stafClient } from '../adapters/dbus/clients.js';
+import { UsageError } from '../core/argv.js';
 import { parseSysConfig } from '../core/config/sys-config.js';
 import { resolveValue } from '../core/host-identity.js';
 import type { PyValue } from '../core/pprint.js';
 import { WELL_KNOWN_DISC_NQN } from '../core/tid.js';
-import { UsageError } from './argv.js';
+import { isTransport, TRANSPORT_NAMES } from '../core/transport.js';
 import {
   buildStatus,
   type CommandSpec,
@@ -24,7 +25,6 @@ import {
 } from './ctl.js';
 
 const DEFAULT_SYS_CONF = '/etc/stas/sys.conf';
-const TRANSPORTS = ['tcp', 'rdma', 'fc', 'loop'];
 const DLPE_COLUMNS = [
   'trtype',
   'adrfam',
@@ -100,9 +100,9 @@ const dlp: CommandSpec<StafClient> = {
 `,
   prepare(v, global) {
     const transport = (v['transport'] as string | undefined) ?? 'tcp';
-    if (!TRANSPORTS.includes(transport)) {
+    if (!isTransport(transport)) {
       throw new UsageError(
-        `argument -t/--transport: invalid choice: '${transport}' (choose from ${TRANSPORTS.map((t) => `'${t}'`).join(', ')})`,
+        `argument -t/--transport: invalid choice: '${transport}' (choose from ${TRANSPORT_NAMES.map((t) => `'${t}'`).join(', ')})`,
       );
     }
     const missing = [

@@ -4,10 +4,10 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { writeFileAtomic } from '../adapters/atomic-file.js';
 import { readRegularFileSync } from '../adapters/config-file.js';
+import { parseStrict, splitCommand, UsageError } from '../core/argv.js';
 import { setIniOption } from '../core/config/ini-edit.js';
 import { hostNqnFromUuid, isUuid, uuidFromMachineId, uuidFromSmbiosProductUuid } from '../core/host-nqn.js';
 import { VERSION_TEXT } from '../version.js';
-import { parseStrict, splitCommand, UsageError } from './argv.js';
 
 const PROG = 'stasadm';
 const DEFAULT_CONF = '/etc/stas/sys.conf';

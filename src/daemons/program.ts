@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { loadConfigFile, loadConfigFileSync } from '../adapters/config-file.js';
 import { loadHostIdentity } from '../adapters/host-identity.js';
 import { type MetricsServer, startMetricsServer } from '../adapters/metrics-server.js';
-import { parseStrict, UsageError } from '../cli/argv.js';
+import { parseStrict, UsageError } from '../core/argv.js';
 import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
 import type { HostIdentity } from '../core/host-identity.js';
 import { describeListen, type MetricsListen, parseMetricsListen } from '../core/metrics.js';

@@ -1,4 +1,7 @@
-/** Command-line helpers shared by the programs: split global options from a sub-command, argparse-style errors. */
+/**
+ * Command-line helpers shared by the programs (src/cli) and the daemons (src/daemons/program.ts): split global
+ * options from a sub-command, argparse-style errors. Pure: node:util's parseArgs, no I/O.
+ */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 
 export class UsageError extends Error {
