@@ -7,10 +7,10 @@ import {
   AvahiBrowser,
   type AvahiBrowser as AvahiBrowserType,
   type AvahiLogLevel,
-  isReachable,
   type MdnsService,
 } from '../../src/adapters/avahi/browser.js';
 import { nativeAvailable } from '../../src/adapters/native.js';
+import { isReachable } from '../../src/adapters/tcp-probe.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { avahiSkipReason, publishService, startAvahiDaemon } from '../support/avahi.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';

@@ -6,17 +6,13 @@ import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
 import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
-import {
-  explainKernelDcError,
-  KernelDcHost,
-  systemKernelDcPorts,
-} from '../../adapters/kernel/kernel-dc-session.js';
+import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/kernel-dc-session.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
-import { dcHostFor } from '../../core/stafd/kernel-dc.js';
 import { VERSION } from '../../version.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
+import { dcSessionFactory } from './dc-host.js';
 import { defaultLkcPath } from './last-known-config.js';
 import { StafdMetrics } from './metrics.js';
 import { StafdService, type TidArgs } from './service.js';
@@ -68,12 +64,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     identity,
     // Kernel discovery controllers (the default, every transport); tcp with kernel-discovery=false: stafd's
     // userspace NVMe/TCP host.
-    connect: (o) =>
-      dcHostFor(o.transport, config.kernelDiscovery) === 'kernel'
-        ? kernelDcs.connect(o).catch((e: unknown) => {
-            throw explainKernelDcError(e, o.transport);
-          })
-        : DiscoverySession.connect(o),
+    connect: dcSessionFactory(
+      { kernel: (o) => kernelDcs.connect(o), userspace: (o) => DiscoverySession.connect(o) },
+      () => config.kernelDiscovery,
+    ),
     log,
     signals: {
       logPagesChanged: (tid, device) => dbus?.logPagesChanged(tid, device),

@@ -3,8 +3,9 @@
  * at once, then 5, 10, 30, 60, 300 and every 600 s), and the reachable set handed to the service as
  * discovered DCs.
  */
-import { AvahiBrowser, type AvahiBus, isReachable, type MdnsService } from '../../adapters/avahi/browser.js';
+import { AvahiBrowser, type AvahiBus, type MdnsService } from '../../adapters/avahi/browser.js';
 import type { MessageBus } from '../../adapters/dbus/service.js';
+import { isReachable } from '../../adapters/tcp-probe.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
 import {
   type AddressOnInterface,
