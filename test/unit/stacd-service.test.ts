@@ -310,7 +310,10 @@ test('the host key of sys.conf is named when no controller= secret is configured
     ).config,
     identity: { ...identity, hostKey: KEY },
     stafd: async () => ({ answered: false }),
-    kernel: Object.assign(k.port, ownershipRegistry(join(mkdtempSync(join(tmpdir(), 'stacd-auth-')), 'registry'))),
+    kernel: Object.assign(
+      k.port,
+      ownershipRegistry(join(mkdtempSync(join(tmpdir(), 'stacd-auth-')), 'registry')),
+    ),
     ifaces: () => new Map(),
     log: (l, m) => logs.push(`${l}: ${m}`),
     retry: { fastMs: 600_000, slowMs: 600_000 },
