@@ -4,7 +4,7 @@
  * passes start at least 250 ms apart), runs each one, persists the last-known configuration, and answers the
  * org.nvmexpress.staf D-Bus API. No D-Bus, Avahi or process concerns here: those are wired by the program.
  */
-import { lookup } from 'node:dns/promises';
+import { type Resolver, systemResolver } from '../../adapters/resolver.js';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import { DC_BOUNDS } from '../../core/config/schema.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
@@ -60,7 +60,7 @@ export interface StafdServiceOptions {
   schedulerClock?: SchedulerClock;
   timing?: DcTiming;
   /** Host name resolution for `controller=` lines naming a host (default: the system resolver). */
-  resolve?: (name: string, family: 4 | 6 | undefined) => Promise<string>;
+  resolver?: Resolver;
   /** Discovery controllers of the firmware's NBFTs (read once at start-up): configured DCs like controller= lines. */
   nbft?: readonly NbftDc[];
   /** The host-wide exclusion list, read for every pass (default: none). */
@@ -196,17 +196,16 @@ export class StafdService {
 
   private async resolveConfigured(): Promise<{ tid: Tid; entry?: ControllerEntry }[]> {
     const fam = this.config.ipFamily;
-    const resolve =
-      this.opts.resolve ??
-      (async (name: string, family: 4 | 6 | undefined) =>
-        (await lookup(name, family ? { family } : {})).address);
+    const resolver = this.opts.resolver ?? systemResolver;
     const out: { tid: Tid; entry: ControllerEntry }[] = [];
     await Promise.all(
       this.config.controllers.map(async (entry) => {
         let traddr = entry.traddr;
         if ((entry.transport === 'tcp' || entry.transport === 'rdma') && !parseIp(traddr)) {
           try {
-            traddr = await resolve(traddr, fam.ipv4 ? 4 : fam.ipv6 ? 6 : undefined);
+            const [first] = await resolver.resolve(traddr, fam.ipv4 ? 4 : fam.ipv6 ? 6 : undefined);
+            if (first === undefined) throw new Error('no address');
+            traddr = first;
           } catch (e) {
             this.opts.log(
               'error',
