@@ -14,10 +14,9 @@ import {
   type HostExclusion,
   parseExclusionList,
 } from '../core/exclusion-list.js';
+import type { LogFn } from '../core/log.js';
 
 export const DEFAULT_NVME_DIR = '/etc/nvme';
-
-type Log = (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
 
 export class HostExclusionList {
   private lastProblems = '';
@@ -26,7 +25,7 @@ export class HostExclusionList {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly log: Log,
+    private readonly log: LogFn,
     readonly dir: string = DEFAULT_NVME_DIR,
   ) {}
 

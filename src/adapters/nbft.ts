@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { LogFn } from '../core/log.js';
 import { type NbftResult, type NbftTable, parseNbft } from '../core/nbft.js';
 import { type NbftDc, type NetLink, nbftDiscoveryControllers } from '../core/stafd/nbft-dcs.js';
 
@@ -74,7 +75,7 @@ export interface LoadNbftOptions {
   dir?: string;
   /** Where the network interfaces are. */
   netDir?: string;
-  log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+  log: LogFn;
 }
 
 /**

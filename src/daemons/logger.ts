@@ -4,14 +4,13 @@
  * turns into the message's priority, as nvme-stas' journal handler sets it. Debug lines only with tron. Every
  * message is made safe first: secrets redacted, control characters and other non-printables escaped.
  */
+import type { LogFn, LogLevel } from '../core/log.js';
 import { safeText } from '../core/log-text.js';
 
-export type Level = 'debug' | 'info' | 'warning' | 'error';
+const PRIORITY: Record<LogLevel, number> = { error: 3, warning: 4, info: 6, debug: 7 };
 
-const PRIORITY: Record<Level, number> = { error: 3, warning: 4, info: 6, debug: 7 };
-
-export interface Logger {
-  (level: Level, message: string): void;
+/** The daemons' {@link LogFn}, with its debug switch. */
+export interface Logger extends LogFn {
   tron: boolean;
 }
 
@@ -21,7 +20,7 @@ export function createLogger(opts: {
   write?: (line: string) => void;
 }): Logger {
   const write = opts.write ?? ((line: string) => process.stdout.write(line));
-  const log = ((level: Level, message: string) => {
+  const log = ((level: LogLevel, message: string) => {
     if (level === 'debug' && !log.tron) return;
     // One record per line: a message with newlines (e.g. from a peer) must not forge further records; nothing
     // from the network or a config file reaches the terminal or the journal as a control sequence or a secret.

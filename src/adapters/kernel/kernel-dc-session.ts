@@ -19,6 +19,7 @@ import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import type { KernelController } from '../../core/kernel-controller.js';
+import type { LogFn } from '../../core/log.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { DimTask, parseAsyncEvent } from '../../core/nvme/commands.js';
 import { type DimHostRegistration, encodeDimRegistration } from '../../core/nvme/dim.js';
@@ -139,8 +140,6 @@ export function systemKernelDcPorts(
   };
 }
 
-type Log = (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
-
 /** States of a controller that is on its way out. */
 const GOING = new Set(['deleting', 'deleting (no IO)', 'dead']);
 
@@ -151,7 +150,7 @@ export class KernelDcHost {
 
   constructor(
     readonly ports: KernelDcPorts,
-    private readonly log: Log = () => {},
+    private readonly log: LogFn = () => {},
   ) {}
 
   /** Devices with a session now (for tests and status). */

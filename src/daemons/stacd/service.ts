@@ -14,6 +14,7 @@ import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { canonicalIp } from '../../core/ipaddr.js';
 import type { KernelController } from '../../core/kernel-controller.js';
+import type { LogFn } from '../../core/log.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { EFlags } from '../../core/nvme/discovery-log.js';
 import { pyJsonDumps } from '../../core/pprint.js';
@@ -36,7 +37,7 @@ import {
   pyBool,
   sysfsAttributes,
 } from '../process-info.js';
-import type { LogLevel, TidArgs } from '../stafd/service.js';
+import type { TidArgs } from '../stafd/service.js';
 import { loadOwned, saveOwned } from './last-known-config.js';
 
 /** The kernel as stacd uses it: controllers, connects, and the ownership registry (tests substitute a fake). */
@@ -53,7 +54,7 @@ export interface StacdServiceOptions {
   stafd: () => Promise<StafdView>;
   kernel: KernelPort;
   ifaces: () => InterfaceMap;
-  log: (level: LogLevel, message: string) => void;
+  log: LogFn;
   lkcPath?: string | undefined;
   /** Least time between two pass starts that changes cause (default MIN_PASS_INTERVAL_MS, 250 ms). */
   minPassIntervalMs?: number;

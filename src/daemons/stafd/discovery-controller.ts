@@ -15,6 +15,7 @@ import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
+import type { LogFn, LogLevel } from '../../core/log.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
@@ -70,7 +71,7 @@ export interface DcDeps {
   /** pleo=enabled: ask DDCs for Port Local Entries Only when they support it. */
   pleo: boolean;
   timing?: DcTiming;
-  log: (level: 'debug' | 'info' | 'warning' | 'error', message: string) => void;
+  log: LogFn;
   /** How referrals and I/O controllers of the log inherit the host NQN (default: the identity's). */
   tidOpts?: TidOptions;
   /** Largest log page read (entries); a larger NUMREC fails the read. */
@@ -157,7 +158,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   }
 
   /** nvme-stas' prefix for log lines: `(tcp, 10.0.0.1, 8009, …) | nvme3 - ` (`nvme?` without a kernel device). */
-  private say(level: 'debug' | 'info' | 'warning' | 'error', msg: string): void {
+  private say(level: LogLevel, msg: string): void {
     this.deps.log(level, `${this.tid.toString()} | ${this.device ?? 'nvme?'} - ${msg}`);
   }
 

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic, writeFileAtomicAsync } from '../../adapters/atomic-file.js';
+import type { LogFn } from '../../core/log.js';
 import type { DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
 import type { TidInput } from '../../core/tid.js';
@@ -89,12 +90,10 @@ export function saveLkc(path: string, dcs: readonly SavedDc[]): void {
   writeFileAtomic(path, [...lkcJsonPieces(dcs)].join(''), 0o600);
 }
 
-type Log = (level: 'debug' | 'info' | 'warning' | 'error', msg: string) => void;
-
 /** Coalescing, asynchronous writer of the last-known configuration. */
 export class LkcWriter {
   private readonly minIntervalMs: number;
-  private readonly log: Log;
+  private readonly log: LogFn;
   private snapshot: (() => readonly SavedDc[]) | undefined;
   /** schedule() calls so far, and how many of them the last started write covers. */
   private scheduled = 0;
@@ -109,7 +108,7 @@ export class LkcWriter {
 
   constructor(
     private readonly path: string,
-    opts: { minIntervalMs?: number; log?: Log } = {},
+    opts: { minIntervalMs?: number; log?: LogFn } = {},
   ) {
     this.minIntervalMs = opts.minIntervalMs ?? 1000;
     this.log = opts.log ?? (() => {});

@@ -12,6 +12,7 @@ import { EventLog } from '../../core/events.js';
 import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
+import type { LogFn } from '../../core/log.js';
 import { type PyValue, pyJsonDumps } from '../../core/pprint.js';
 import {
   type BoundHit,
@@ -38,7 +39,6 @@ import {
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
 import { LkcWriter, loadLkc, type SavedDc } from './last-known-config.js';
 
-export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 export type TidArgs = [string, string, string, string, string, string, string];
 
 export interface StafdSignals {
@@ -51,7 +51,7 @@ export interface StafdServiceOptions {
   confFile: string;
   identity: HostIdentity;
   connect: SessionFactory;
-  log: (level: LogLevel, message: string) => void;
+  log: LogFn;
   signals: StafdSignals;
   lkcPath?: string | undefined;
   /** Least time between two reconciliation pass starts (default MIN_PASS_INTERVAL_MS, 250 ms). */
