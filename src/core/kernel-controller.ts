@@ -1,6 +1,16 @@
 /** What the kernel tells about an existing NVMe controller (sysfs / uevent), and how it is classified. Pure. */
 import { WELL_KNOWN_DISC_NQN } from './tid.js';
 
+/** A controller's device name, `nvme<N>` (not `nvme-fabrics`, not a namespace). */
+export function isControllerName(name: string): boolean {
+  return /^nvme\d+$/.test(name);
+}
+
+/** A namespace's device name: `nvme<N>n<M>`, or `nvme<N>c<C>n<M>` (a multipath path). */
+export function isNamespaceName(name: string): boolean {
+  return /^nvme\d+(c\d+)?n\d+$/.test(name);
+}
+
 /** One controller as read from /sys/class/nvme/nvmeN (and its uevent). Empty string = unknown / not exposed. */
 export interface KernelController {
   /** `nvme3` */

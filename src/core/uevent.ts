@@ -1,4 +1,5 @@
 /** Kernel uevent datagrams (NETLINK_KOBJECT_UEVENT, kernel group): parsing and NVMe event classification. Pure. */
+import { isControllerName } from './kernel-controller.js';
 
 export interface Uevent {
   action: string;
@@ -42,7 +43,7 @@ export const AEN_DISCOVERY_LOG_CHANGE = 0x70f002;
 export function nvmeEvent(u: Uevent): NvmeEvent | null {
   if (u.props['SUBSYSTEM'] !== 'nvme') return null;
   const device = (u.props['DEVNAME'] ?? u.devpath.split('/').pop() ?? '').replace(/^\/dev\//, '');
-  if (!/^nvme\d+$/.test(device)) return null;
+  if (!isControllerName(device)) return null;
   switch (u.action) {
     case 'add':
     case 'remove':

@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSupportedOptions } from '../core/connect-options.js';
 import type { HostIdentity } from '../core/host-identity.js';
+import { isControllerName } from '../core/kernel-controller.js';
 import { type PyValue, pyFloatRepr, pyReprInOrder } from '../core/pprint.js';
 
 /**
@@ -94,7 +95,7 @@ export function sysfsAttributes(
     (typeof SYSFS_ATTRIBUTES)[number],
     string
   >;
-  if (!device || !/^nvme\d+$/.test(device)) return out;
+  if (!device || !isControllerName(device)) return out;
   for (const a of SYSFS_ATTRIBUTES) {
     try {
       const v = readFileSync(join(root, device, a), 'utf8').trim();

@@ -19,6 +19,7 @@ import {
   parseSupportedOptions,
   type SupportedOptions,
 } from '../../core/connect-options.js';
+import { isControllerName } from '../../core/kernel-controller.js';
 import { SYS_CLASS_NVME } from './sysfs.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
@@ -215,7 +216,7 @@ export class KernelFabrics {
    * fabrics mutex: up to 4 run at once, apart from the connect writes.
    */
   async disconnect(device: string): Promise<void> {
-    if (!/^nvme\d+$/.test(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
+    if (!isControllerName(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
     await this.deleting.run(async () => {
       const fd = await fdOpen(join(this.sysClassNvme, device, 'delete_controller'), 'w');
       try {

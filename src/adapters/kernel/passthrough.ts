@@ -3,6 +3,7 @@
  * thread pool): Identify, the consistent Discovery Log Page read and Discovery Information Management (data
  * host-to-controller), for the discovery controllers the kernel carries.
  */
+import { isControllerName } from '../../core/kernel-controller.js';
 import {
   type DimTask,
   describeStatus,
@@ -34,7 +35,7 @@ export class PassthroughStatusError extends Error {
 }
 
 function devicePath(device: string): string {
-  if (!/^nvme\d+$/.test(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
+  if (!isControllerName(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
   return `/dev/${device}`;
 }
 

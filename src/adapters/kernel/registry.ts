@@ -9,6 +9,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isControllerName } from '../../core/kernel-controller.js';
 
 export const REGISTRY_DIR = '/run/nvme/registry';
 export const STAS_OWNER = 'stas';
@@ -31,7 +32,7 @@ export async function readOwners(dir = REGISTRY_DIR): Promise<Map<string, string
     return out;
   }
   for (const n of names) {
-    if (!/^nvme\d+$/.test(n)) continue;
+    if (!isControllerName(n)) continue;
     const owner = ownerOf(dir, n);
     if (owner) out.set(n, owner);
   }
@@ -39,14 +40,14 @@ export async function readOwners(dir = REGISTRY_DIR): Promise<Map<string, string
 }
 
 export async function claim(device: string, owner = STAS_OWNER, dir = REGISTRY_DIR): Promise<void> {
-  if (!/^nvme\d+$/.test(device)) throw new RangeError(`not a controller name: ${device}`);
+  if (!isControllerName(device)) throw new RangeError(`not a controller name: ${device}`);
   mkdirSync(join(dir, device), { recursive: true, mode: 0o755 });
   writeFileSync(join(dir, device, 'owner'), `${owner}\n`);
 }
 
 /** Drops the entry of a device that is gone (only if we own it). */
 export async function release(device: string, dir = REGISTRY_DIR): Promise<void> {
-  if (!/^nvme\d+$/.test(device)) return;
+  if (!isControllerName(device)) return;
   if (ownerOf(dir, device) !== STAS_OWNER) return;
   // The usual entry holds only `owner`: two calls, not a recursive walk.
   try {

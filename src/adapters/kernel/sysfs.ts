@@ -1,7 +1,12 @@
 /** One-pass scan of /sys/class/nvme into typed controller records (the reconciler's view of the kernel). */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type KernelController, kernelControllerFromSysfs } from '../../core/kernel-controller.js';
+import {
+  isControllerName,
+  isNamespaceName,
+  type KernelController,
+  kernelControllerFromSysfs,
+} from '../../core/kernel-controller.js';
 import { nativeAvailable, scanNvmeControllers } from '../native.js';
 
 export const SYS_CLASS_NVME = '/sys/class/nvme';
@@ -16,7 +21,6 @@ const ATTRS = [
   'dctype',
   'state',
 ] as const;
-const DEVICE_RE = /^nvme\d+$/;
 
 async function readAttr(dir: string, name: string): Promise<string | undefined> {
   try {
@@ -31,13 +35,13 @@ export async function readController(
   device: string,
   root = SYS_CLASS_NVME,
 ): Promise<KernelController | undefined> {
-  if (!DEVICE_RE.test(device)) return undefined;
+  if (!isControllerName(device)) return undefined;
   const dir = join(root, device);
   const values = await Promise.all(ATTRS.map((a) => readAttr(dir, a)));
   if (values[0] === undefined) return undefined;
   let hasNamespaces = false;
   try {
-    hasNamespaces = (await readdir(dir)).some((e) => /^nvme\d+(c\d+)?n\d+$/.test(e));
+    hasNamespaces = (await readdir(dir)).some(isNamespaceName);
   } catch {
     return undefined;
   }
@@ -81,6 +85,6 @@ async function nativeScan(root: string): Promise<KernelController[]> {
 }
 
 async function jsScan(root: string): Promise<(KernelController | undefined)[]> {
-  const names = (await readdir(root)).filter((n) => DEVICE_RE.test(n));
+  const names = (await readdir(root)).filter(isControllerName);
   return Promise.all(names.map((n) => readController(n, root)));
 }

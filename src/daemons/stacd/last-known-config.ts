@@ -6,6 +6,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomic } from '../../adapters/atomic-file.js';
+import { isControllerName } from '../../core/kernel-controller.js';
 
 const VERSION = 2;
 
@@ -26,7 +27,7 @@ export function loadOwned(path: string): Map<string, string> {
     if (body.version !== VERSION || typeof body.owned !== 'object' || body.owned === null) return new Map();
     return new Map(
       Object.entries(body.owned as Record<string, unknown>).filter(
-        (e): e is [string, string] => /^nvme\d+$/.test(e[0]) && typeof e[1] === 'string',
+        (e): e is [string, string] => isControllerName(e[0]) && typeof e[1] === 'string',
       ),
     );
   } catch {

@@ -12,6 +12,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic, writeFileAtomicAsync } from '../../adapters/atomic-file.js';
+import { isControllerName } from '../../core/kernel-controller.js';
 import type { LogFn } from '../../core/log.js';
 import type { DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
@@ -259,7 +260,7 @@ export function loadLkc(path: string): { dcs: SavedDc[]; problem?: string } {
       tid: Object.fromEntries(fields.map((f) => [f, tid[f] as string])) as Required<TidInput>,
       origin,
       logPages,
-      ...(isStr(kernelDevice) && /^nvme\d+$/.test(kernelDevice) ? { kernelDevice } : {}),
+      ...(isStr(kernelDevice) && isControllerName(kernelDevice) ? { kernelDevice } : {}),
     });
   }
   return { dcs: out };
