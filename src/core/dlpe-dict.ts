@@ -107,10 +107,10 @@ export function dlpeFromDict(p: Readonly<Record<string, unknown>>): DiscoveryLog
 }
 
 /** One record of get_all_log_pages: the DC's dictionary (Tid.idDict plus stafd's extras) and its entries. */
-export interface LogPagesRecord<D> {
+export type LogPagesRecord<D> = {
   'discovery-controller': D;
   'log-pages': Record<string, string>[];
-}
+};
 
 /** stafd's side: the record of one DC, its entries as dlpeToDict shows them. */
 export function logPagesRecord<D>(dc: D, entries: readonly DiscoveryLogEntry[]): LogPagesRecord<D> {

@@ -1,5 +1,6 @@
 // Option tables of stafd.conf, stacd.conf and sys.conf as data (section, key, type, default, doc), for parsing and man pages.
 import { WELL_KNOWN_DISC_NQN } from '../tid.js';
+import { DISCONNECT_TRTYPES, type DisconnectTrtype, TRANSPORT_NAMES } from '../transport.js';
 import type { ValueSpec, ValueType } from './values.js';
 
 export const QUEUE_SIZE_RANGE: readonly [number, number] = [16, 1024];
@@ -9,8 +10,8 @@ export const DISCONNECT_SCOPES = [
   'no-disconnect',
 ] as const;
 export type DisconnectScope = (typeof DISCONNECT_SCOPES)[number];
-export const DISCONNECT_TRTYPES = ['tcp', 'rdma', 'fc'] as const;
-export type DisconnectTrtype = (typeof DISCONNECT_TRTYPES)[number];
+/** Transports disconnect-trtypes takes (the transport table, src/core/transport.ts). */
+export { DISCONNECT_TRTYPES, type DisconnectTrtype };
 
 export type OptionType = ValueType | 'controller' | 'exclude';
 
@@ -222,7 +223,7 @@ const nrQueues = (key: string, what: string): OptionSpec => ({
 
 const CONTROLLER_DOC =
   'One controller per line, repeatable: a series of key=value fields separated by semicolons: transport ' +
-  '(mandatory: tcp, rdma, fc, loop), traddr (mandatory), trsvcid, nqn, host-traddr, host-iface, host-nqn, ' +
+  `(mandatory: ${TRANSPORT_NAMES.join(', ')}), traddr (mandatory), trsvcid, nqn, host-traddr, host-iface, host-nqn, ` +
   'dhchap-secret, dhchap-ctrl-secret, and the per-controller overrides hdr-digest, data-digest, disable-sqflow, ' +
   'kato, reconnect-delay, ctrl-loss-tmo, queue-size, nr-io-queues, nr-write-queues, nr-poll-queues.';
 const EXCLUDE_DOC =
@@ -431,7 +432,7 @@ export const STACD_SCHEMA: ConfigSchema = {
           type: 'plus-list',
           choices: DISCONNECT_TRTYPES,
           default: 'tcp',
-          doc: 'Transports audited by all-connections-matching-disconnect-trtypes: tcp, rdma, fc joined with + (no spaces).',
+          doc: `Transports audited by all-connections-matching-disconnect-trtypes: ${DISCONNECT_TRTYPES.join(', ')} joined with + (no spaces).`,
         },
         {
           key: 'connect-attempts-on-ncc',

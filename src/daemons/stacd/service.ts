@@ -9,6 +9,7 @@ import type { OwnershipRegistry } from '../../adapters/kernel/registry.js';
 import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
+import { dlpeToDict } from '../../core/dlpe-dict.js';
 import { EventLog } from '../../core/events.js';
 import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
@@ -26,7 +27,6 @@ import {
   planToJson,
   type StafdView,
 } from '../../core/stacd/plan.js';
-import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import { Tid, type TidOptions } from '../../core/tid.js';
 import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
 import {

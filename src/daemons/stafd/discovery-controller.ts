@@ -14,15 +14,15 @@ import { type DcSession, DcSessionError, type DcSessionFactory } from '../../ada
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
-import { parseIp } from '../../core/ipaddr.js';
 import type { LogFn, LogLevel } from '../../core/log.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
-import { AdrFam, type DiscoveryLogEntry, TrType } from '../../core/nvme/discovery-log.js';
+import { type DiscoveryLogEntry, DlpOptions } from '../../core/nvme/discovery-log.js';
 import { DcType } from '../../core/nvme/identify.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
 import type { Tid, TidOptions } from '../../core/tid.js';
+import { addressCodes } from '../../core/transport.js';
 
 /** Retry intervals (nvme-stas §5.8) and read pacing, in ms. */
 export interface DcTiming {
@@ -293,7 +293,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     this.usePleo = false;
     if (this.deps.pleo && this.dctype !== 'cdc') {
       try {
-        this.usePleo = ((await session.discoveryLogOptions()) & 0x2) !== 0;
+        this.usePleo = ((await session.discoveryLogOptions()) & DlpOptions.PLEOS) !== 0;
       } catch (e) {
         this.say('debug', `Supported Log Pages not available: ${(e as Error).message}`);
       }
@@ -320,7 +320,6 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   }
 
   private dimRegistration() {
-    const ip = parseIp(this.tid.traddr);
     return {
       hostNqn: this.tid.hostNqn,
       hostId: Buffer.from(this.deps.identity.hostId.replace(/-/g, ''), 'hex'),
@@ -328,12 +327,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       ename: hostname(),
       ever: `${type()} ${release()}`,
       // The connection to the CDC: tcp, or another transport through a kernel DC.
-      trtype: TrType[this.tid.transport as keyof typeof TrType] ?? TrType.tcp,
-      adrfam: ip
-        ? ip.family === 6
-          ? AdrFam.ipv6
-          : AdrFam.ipv4
-        : (AdrFam[this.tid.transport as keyof typeof AdrFam] ?? AdrFam.ipv4),
+      ...addressCodes(this.tid.transport, this.tid.traddr),
     };
   }
 

@@ -8,6 +8,7 @@ import { type Resolver, systemResolver } from '../../adapters/resolver.js';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import { DC_BOUNDS } from '../../core/config/schema.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
+import { dlpeToDict, logPagesRecord } from '../../core/dlpe-dict.js';
 import { EventLog } from '../../core/events.js';
 import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
@@ -23,9 +24,9 @@ import {
   HOST_EXCLUDED,
   planDiscoveryControllers,
 } from '../../core/stafd/dc-plan.js';
-import { dlpeToDict } from '../../core/stafd/dlpe.js';
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
+import { isIpTransport } from '../../core/transport.js';
 import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
 import {
   asctime,
@@ -201,7 +202,7 @@ export class StafdService {
     await Promise.all(
       this.config.controllers.map(async (entry) => {
         let traddr = entry.traddr;
-        if ((entry.transport === 'tcp' || entry.transport === 'rdma') && !parseIp(traddr)) {
+        if (isIpTransport(entry.transport) && !parseIp(traddr)) {
           try {
             const [first] = await resolver.resolve(traddr, fam.ipv4 ? 4 : fam.ipv6 ? 6 : undefined);
             if (first === undefined) throw new Error('no address');
@@ -561,12 +562,7 @@ export class StafdService {
 
   getAllLogPages(detailed: boolean): string {
     const dcs = this.listControllers(detailed);
-    return pyJsonDumps(
-      [...this.dcs.values()].map((r, i) => ({
-        'discovery-controller': dcs[i]!,
-        'log-pages': r.logPages.map(dlpeToDict),
-      })),
-    );
+    return pyJsonDumps([...this.dcs.values()].map((r, i) => logPagesRecord(dcs[i]!, r.logPages)));
   }
 
   /** nvme-stas' process_info (json.dumps form, its keys in its order), then stas' `discovery controllers`. */
