@@ -2,15 +2,15 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
-import dbusNext from 'dbus-next';
+import dbusNext from 'dbus-next/index.js';
 import {
   AvahiBrowser,
   type AvahiBrowser as AvahiBrowserType,
+  type AvahiLogLevel,
   type MdnsService,
 } from '../../src/adapters/avahi/browser.js';
 import { nativeAvailable } from '../../src/adapters/native.js';
 import { isReachable } from '../../src/adapters/tcp-probe.js';
-import type { LogLevel } from '../../src/core/log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { avahiSkipReason, publishService, startAvahiDaemon } from '../support/avahi.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
@@ -30,7 +30,7 @@ type Events = {
 /** Records every event of a browser, in order, and waits for the next matching one. */
 class Recorder {
   readonly events: { name: keyof Events; arg: unknown }[] = [];
-  readonly logs: { level: LogLevel; message: string }[] = [];
+  readonly logs: { level: AvahiLogLevel; message: string }[] = [];
   private waiters: { name: keyof Events; pred: (a: unknown) => boolean; resolve: (a: unknown) => void }[] =
     [];
 
@@ -47,7 +47,7 @@ class Recorder {
     }
   }
 
-  readonly log = (level: LogLevel, message: string): void => {
+  readonly log = (level: AvahiLogLevel, message: string): void => {
     this.logs.push({ level, message });
   };
 
@@ -194,7 +194,7 @@ test('real avahi-daemon: a published DC is added with its candidate, removed whe
   // Another client on the bus cannot fake Avahi's signals: a forged ItemRemove/Found to us is ignored.
   const rogue = await connect(dbus.address);
   defer(() => rogue.disconnect());
-  const myName = (bus as unknown as { name: string }).name;
+  const myName = bus.name!;
   for (let c = 1; c <= 8; c++) {
     for (let b = 1; b <= 2; b++) {
       const forged = new dbusNext.Message({

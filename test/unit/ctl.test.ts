@@ -9,11 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { stafClient } from '../../src/adapters/dbus/clients.js';
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
-import { exportStacService, type StacApi } from '../../src/adapters/dbus/stac-service.js';
-import { exportStafService, type StafApi } from '../../src/adapters/dbus/staf-service.js';
 import { cell, dbusFailureMessage, expandAbbreviations } from '../../src/cli/ctl.js';
 import { AdrFam } from '../../src/core/nvme/discovery-log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import {
+  exportStacdApi,
+  exportStafdApi,
+  type StacdApiService,
+  type StafdApiService,
+} from '../../src/daemons/dbus-api.js';
+import type { Logger } from '../../src/daemons/logger.js';
 import { type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
 import { userspaceDcs } from '../support/stafd-process.js';
@@ -94,6 +99,11 @@ const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 
     await new Promise((r) => setTimeout(r, 50));
   }
 };
+
+/** A logger that drops every message (tron as the D-Bus property sets it). */
+function quietLog(): Logger {
+  return Object.assign(() => {}, { tron: false });
+}
 
 describe('command line (no daemon needed)', () => {
   test('no command: usage on stdout, exit 1; -v; -h documents the exit codes', async () => {
@@ -467,19 +477,17 @@ describe('stafctl: permission denied by the stas D-Bus policy', {
     });
     const bus = await openSystemBus({ address: dbus.address });
     try {
-      const api: StafApi = {
+      const api: StafdApiService = {
+        tron: false,
         listControllers: () => [],
         getLogPages: () => [],
         getAllLogPages: () => '[]',
         processInfo: () => '{}',
         controllerInfo: () => '{}',
-        getTron: () => false,
-        setTron: () => {},
-        logLevel: () => 'INFO',
-        events: () =>
+        eventsJson: () =>
           '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
       };
-      await exportStafService(bus, api);
+      await exportStafdApi(bus, api, quietLog());
       const env = { DBUS_SYSTEM_BUS_ADDRESS: dbus.address };
       assert.deepEqual(await run(STAFCTL, ['ls'], env), { code: 0, stdout: '[]\n', stderr: '' });
       for (const args of [['ls'], ['tron'], ['status']]) {
@@ -571,20 +579,22 @@ describe('stacctl against a stacd test double on a private bus', { skip: noBus }
     env['DBUS_SYSTEM_BUS_ADDRESS'] = dbus.address;
     const bus = await openSystemBus({ address: dbus.address });
     closeBus = () => bus.disconnect();
-    const api: StacApi = {
-      listControllers: (d) => (d ? iocs.map(detailed) : iocs),
-      processInfo: () => JSON.stringify({ ...processInfo, tron }),
-      controllerInfo: (...args) => JSON.stringify(info(args[1] as string)),
-      getTron: () => tron,
-      setTron: (on) => {
+    // The daemons' own D-Bus wiring (tron sets the logger's and the service's flag) over a stacd double.
+    const api: StacdApiService = {
+      get tron() {
+        return tron;
+      },
+      set tron(on) {
         tron = on;
       },
-      logLevel: () => (tron ? 'DEBUG' : 'INFO'),
-      events: () =>
+      listControllers: (d) => (d ? iocs.map(detailed) : iocs),
+      processInfo: () => JSON.stringify({ ...processInfo, tron }),
+      controllerInfo: (...args) => JSON.stringify(info(args[1])),
+      eventsJson: () =>
         '[{"time":"2026-11-23T10:00:00.000Z","kind":"connected","controller":"(tcp, 127.0.0.1, 4420)","device":"nvme0"}]',
-      plan: () => JSON.stringify(plan),
+      planJson: () => JSON.stringify(plan),
     };
-    await exportStacService(bus, api);
+    await exportStacdApi(bus, api, quietLog());
   });
 
   after(async () => {

@@ -1,6 +1,6 @@
 // Avahi D-Bus adapter for stafd: browses and resolves NVMe discovery services (TP8009), follows avahi-daemon restarts.
 /**
- * Talks to org.freedesktop.Avahi on a dbus-next MessageBus with the low-level API only (`bus.call(new Message)`,
+ * Talks to org.freedesktop.Avahi on a dbus-next MessageBus with the low-level API only (calls through `busCall`,
  * the bus' 'message' event), so that no signal can be missed:
  *
  * - Avahi sends its browser/resolver signals as unicast signals addressed to the client that created the object
@@ -22,8 +22,7 @@
  *   by starting avahi-daemon) repeats every 60 s, as nvme-stas does.
  */
 import { EventEmitter } from 'node:events';
-import dbusNext from 'dbus-next';
-import type { LogFn } from '../../core/log.js';
+import type { Message, MessageBus } from 'dbus-next/index.js';
 import {
   AVAHI_IF_UNSPEC,
   AVAHI_PROTO_UNSPEC,
@@ -35,6 +34,7 @@ import {
   serviceKey,
   serviceLabel,
 } from '../../core/mdns.js';
+import { busCall } from '../dbus/service.js';
 
 export const AVAHI_BUS_NAME = 'org.freedesktop.Avahi';
 const SERVER_IFACE = 'org.freedesktop.Avahi.Server';
@@ -55,22 +55,17 @@ const MATCH_RULES = [
   `type='signal',sender='${AVAHI_BUS_NAME}',interface='${RESOLVER_IFACE}'`,
 ];
 
-/** A dbus-next message (the type of what `new dbusNext.Message()` makes, whichever typings are in force). */
-type Message = InstanceType<typeof dbusNext.Message>;
+/** The bus this adapter talks on (calls go through the shared bus-call helper). */
+export type AvahiBus = MessageBus;
 
-/** The part of a dbus-next MessageBus this adapter uses. */
-export interface AvahiBus {
-  call(msg: Message): Promise<Message | null | undefined>;
-  on(event: 'message', listener: (msg: Message) => void): unknown;
-  removeListener(event: 'message', listener: (msg: Message) => void): unknown;
-}
+export type AvahiLogLevel = 'debug' | 'info' | 'warning' | 'error';
 
 export interface AvahiBrowserOptions {
   /** Service types to browse; default `_nvme-disc._tcp` and `_nvme-disc._udp`. */
   serviceTypes?: readonly string[];
   /** The kernel takes the TP8013 `discovery` option (TXT `nqn=` is used); default true. */
   discoveryNqnSupported?: boolean;
-  log?: LogFn;
+  log?: (level: AvahiLogLevel, message: string) => void;
   /** Interval of the wake-up call while Avahi is absent; default 60 s (nvme-stas). */
   kickIntervalMs?: number;
   /** Give up on a D-Bus call after this long; default 10 s. */
@@ -134,7 +129,7 @@ function isInt(v: unknown): v is number {
 export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
   private readonly serviceTypes: readonly string[];
   private readonly discoveryNqnSupported: boolean;
-  private readonly log: LogFn;
+  private readonly log: (level: AvahiLogLevel, message: string) => void;
   private readonly kickIntervalMs: number;
   private readonly callTimeoutMs: number;
 
@@ -241,30 +236,8 @@ export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
     this.early = [];
   }
 
-  private timed<T>(member: string, p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CallTimeoutError(member, this.callTimeoutMs)), this.callTimeoutMs);
-      timer.unref();
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  }
-
-  private callBus(
-    bus: AvahiBus,
-    member: string,
-    signature: string,
-    body: unknown[],
-  ): Promise<Message | null | undefined> {
-    const msg = new dbusNext.Message({
-      destination: DBUS_NAME,
-      path: DBUS_PATH,
-      interface: DBUS_NAME,
-      member,
-      signature,
-      body,
-    });
-    return this.timed(member, bus.call(msg));
+  private callBus(bus: AvahiBus, member: string, signature: string, body: unknown[]): Promise<Message> {
+    return this.callAvahi(bus, DBUS_NAME, DBUS_PATH, DBUS_NAME, member, signature, body);
   }
 
   private callAvahi(
@@ -275,9 +248,12 @@ export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
     member: string,
     signature: string,
     body: unknown[],
-  ): Promise<Message | null | undefined> {
-    const msg = new dbusNext.Message({ destination, path, interface: iface, member, signature, body });
-    return this.timed(member, bus.call(msg));
+  ): Promise<Message> {
+    return busCall(
+      bus,
+      { destination, path, interface: iface, member, signature, body },
+      { timeoutMs: this.callTimeoutMs, timeoutError: () => new CallTimeoutError(member, this.callTimeoutMs) },
+    );
   }
 
   private async free(bus: AvahiBus, owner: string, path: string, iface: string): Promise<void> {

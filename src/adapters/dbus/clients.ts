@@ -1,14 +1,25 @@
 /** Typed D-Bus clients of stafd and stacd (for stafctl, stacctl and stacd), signal subscriptions and name watching. */
 import dbus, { type Message, type MessageBus } from 'dbus-next/index.js';
 import {
+  type ArgValues,
+  type DBusValue,
+  type DebugInterface,
+  type EventsInterface,
+  type InterfaceSpec,
+  interfaceOf,
+  type ListControllersInterface,
+  type MethodOf,
   type ObjectSpec,
+  type PropertyOf,
+  type ReturnValue,
+  type SignalOf,
   STACD_DBUS_NAME,
   STACD_OBJECT,
   STAFD_DBUS_NAME,
   STAFD_OBJECT,
   signatureOf,
 } from './idl.js';
-import { errorText, onBusClose, type TidArgs, valueMatches } from './service.js';
+import { busCall, busDriverCall, errorText, type TidArgs, valueMatches } from './service.js';
 
 export type { TidArgs } from './service.js';
 
@@ -44,47 +55,13 @@ function runCallback(f: () => void): void {
   }
 }
 
-/** A call's reply, or a NoReply error after `ms` or as soon as the connection closes. */
-function withTimeout<T>(bus: MessageBus, p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  let unsubscribe = () => {};
-  const t = new Promise<never>((_, reject) => {
-    const noReply = (why: string) =>
-      reject(new dbus.DBusError('org.freedesktop.DBus.Error.NoReply', `${what}: ${why}`));
-    timer = setTimeout(() => noReply(`no reply within ${ms} ms`), ms);
-    unsubscribe = onBusClose(bus, () => noReply('the D-Bus connection is closed'));
-  });
-  return Promise.race([p, t]).finally(() => {
-    clearTimeout(timer);
-    unsubscribe();
-  });
-}
-
-function driverCall(bus: MessageBus, member: string, signature: string, body: unknown[], ms = 25_000) {
-  return withTimeout(
-    bus,
-    bus.call(
-      new dbus.Message({
-        destination: BUS_NAME,
-        path: BUS_PATH,
-        interface: BUS_NAME,
-        member,
-        signature,
-        body,
-      }),
-    ),
-    ms,
-    member,
-  );
-}
-
 async function addMatch(bus: MessageBus, rule: string): Promise<void> {
-  await driverCall(bus, 'AddMatch', 's', [rule]);
+  await busDriverCall(bus, 'AddMatch', 's', [rule]);
 }
 
 async function removeMatch(bus: MessageBus, rule: string): Promise<void> {
   try {
-    await driverCall(bus, 'RemoveMatch', 's', [rule], 2000);
+    await busDriverCall(bus, 'RemoveMatch', 's', [rule], { timeoutMs: 2000 });
   } catch {
     // connection gone: the bus dropped the rule with it
   }
@@ -155,7 +132,7 @@ export async function watchName(
         signature: 's',
         body: [name],
       });
-      withTimeout(bus, bus.call(req), 25_000, 'GetNameOwner').then(
+      busCall(bus, req).then(
         () => resolve(),
         (e: unknown) => {
           if ((e as { type?: string }).type === 'org.freedesktop.DBus.Error.NameHasNoOwner') resolve();
@@ -175,79 +152,82 @@ export async function watchName(
   };
 }
 
-/** Calls the members of one ObjectSpec by name, with the IDL's signatures, checking every reply. */
+type MethodName<I extends InterfaceSpec> = I['methods'][number]['name'];
+type PropertyName<I extends InterfaceSpec> = I['properties'][number]['name'];
+type SignalName<I extends InterfaceSpec> = I['signals'][number]['name'];
+
+/**
+ * Calls the members of `spec`'s object with the IDL's signatures, checking every reply. The interface is passed
+ * as its IDL data, so the compiler checks member names, arguments and results.
+ */
 function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
   const timeoutMs = opts.timeoutMs ?? 25_000;
-  const call = async (iface: string, member: string, args: unknown[]): Promise<unknown> => {
-    const m = spec.interfaces.find((i) => i.name === iface)?.methods.find((x) => x.name === member);
-    if (!m) throw new Error(`${iface}.${member} is not in the IDL`);
-    const reply = await withTimeout(
-      bus,
-      bus.call(
-        new dbus.Message({
-          destination: spec.busName,
-          path: spec.path,
-          interface: iface,
-          member,
-          signature: signatureOf(m.in),
-          body: args,
-        }),
-      ),
+  const target = (iface: string, member: string, signature: string, body: unknown[]) => ({
+    destination: spec.busName,
+    path: spec.path,
+    interface: iface,
+    member,
+    signature,
+    body,
+  });
+  const call = async <I extends InterfaceSpec, M extends MethodName<I>>(
+    iface: I,
+    member: M,
+    args: ArgValues<MethodOf<I, M>['in']>,
+  ): Promise<ReturnValue<MethodOf<I, M>['out']>> => {
+    const m = iface.methods.find((x) => x.name === member);
+    if (!m) throw new Error(`${iface.name}.${member} is not in the IDL`);
+    const reply = await busCall(bus, target(iface.name, member, signatureOf(m.in), args), {
       timeoutMs,
-      `${spec.daemon} ${member}`,
-    );
+      what: `${spec.daemon} ${member}`,
+    });
     const out = signatureOf(m.out);
     if (reply.signature !== out || (m.out[0] && !valueMatches(m.out[0].type, reply.body[0]))) {
       throw new Error(
         `${spec.daemon} ${member}: unexpected reply signature '${reply.signature}' (want '${out}')`,
       );
     }
-    return reply.body[0];
+    return reply.body[0] as ReturnValue<MethodOf<I, M>['out']>;
   };
-  const getProperty = async (iface: string, prop: string): Promise<unknown> => {
-    const p = spec.interfaces.find((i) => i.name === iface)?.properties.find((x) => x.name === prop);
-    if (!p) throw new Error(`${iface}.${prop} is not in the IDL`);
-    const reply = await withTimeout(
-      bus,
-      bus.call(
-        new dbus.Message({
-          destination: spec.busName,
-          path: spec.path,
-          interface: PROPERTIES,
-          member: 'Get',
-          signature: 'ss',
-          body: [iface, prop],
-        }),
-      ),
+  const getProperty = async <I extends InterfaceSpec, P extends PropertyName<I>>(
+    iface: I,
+    prop: P,
+  ): Promise<DBusValue<PropertyOf<I, P>['type']>> => {
+    const p = iface.properties.find((x) => x.name === prop);
+    if (!p) throw new Error(`${iface.name}.${prop} is not in the IDL`);
+    const reply = await busCall(bus, target(PROPERTIES, 'Get', 'ss', [iface.name, prop]), {
       timeoutMs,
-      `${spec.daemon} get ${prop}`,
-    );
+      what: `${spec.daemon} get ${prop}`,
+    });
     const v = reply.body[0] as { signature?: string; value?: unknown } | undefined;
     if (reply.signature !== 'v' || v?.signature !== p.type || !valueMatches(p.type, v.value)) {
       throw new Error(
         `${spec.daemon} ${prop}: unexpected property type '${v?.signature ?? reply.signature}'`,
       );
     }
-    return v.value;
+    return v.value as DBusValue<PropertyOf<I, P>['type']>;
   };
-  const setProperty = async (iface: string, prop: string, type: string, value: unknown): Promise<void> => {
-    await withTimeout(
-      bus,
-      bus.call(
-        new dbus.Message({
-          destination: spec.busName,
-          path: spec.path,
-          interface: PROPERTIES,
-          member: 'Set',
-          signature: 'ssv',
-          body: [iface, prop, new dbus.Variant(type, value)],
-        }),
-      ),
+  const setProperty = async <I extends InterfaceSpec, P extends PropertyName<I>>(
+    iface: I,
+    prop: P,
+    value: DBusValue<PropertyOf<I, P>['type']>,
+  ): Promise<void> => {
+    const p = iface.properties.find((x) => x.name === prop);
+    if (!p) throw new Error(`${iface.name}.${prop} is not in the IDL`);
+    const body = [iface.name, prop, new dbus.Variant(p.type, value)];
+    await busCall(bus, target(PROPERTIES, 'Set', 'ssv', body), {
       timeoutMs,
-      `${spec.daemon} set ${prop}`,
-    );
+      what: `${spec.daemon} set ${prop}`,
+    });
   };
-  return { call, getProperty, setProperty };
+  /** Subscribes to a signal of the object, its arguments typed by the IDL. */
+  const on = <I extends InterfaceSpec, S extends SignalName<I>>(
+    iface: I,
+    signal: S,
+    cb: (...args: ArgValues<SignalOf<I, S>['args']>) => void,
+  ): Promise<Subscription> =>
+    subscribe(bus, spec, iface, signal, (body) => cb(...(body as ArgValues<SignalOf<I, S>['args']>)));
+  return { call, getProperty, setProperty, on };
 }
 
 /**
@@ -257,11 +237,12 @@ function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
 async function subscribe(
   bus: MessageBus,
   spec: ObjectSpec,
-  iface: string,
+  ispec: InterfaceSpec,
   signal: string,
   cb: (body: unknown[]) => void,
 ): Promise<Subscription> {
-  const s = spec.interfaces.find((i) => i.name === iface)?.signals.find((x) => x.name === signal);
+  const iface = ispec.name;
+  const s = ispec.signals.find((x) => x.name === signal);
   if (!s) throw new Error(`${iface}.${signal} is not in the IDL`);
   const signature = signatureOf(s.args);
   const rule = `type='signal',sender='${spec.busName}',path='${spec.path}',interface='${iface}',member='${signal}'`;
@@ -314,18 +295,21 @@ export interface DaemonClient {
   events(): Promise<string>;
 }
 
-function daemonClient(caller: ReturnType<typeof makeCaller>, main: string): DaemonClient {
+function daemonClient(
+  caller: ReturnType<typeof makeCaller>,
+  main: ListControllersInterface,
+  debug: DebugInterface,
+  events: EventsInterface,
+): DaemonClient {
   const { call, getProperty, setProperty } = caller;
-  const debug = `${main}.debug`;
   return {
-    listControllers: async (detailed) =>
-      (await call(main, 'list_controllers', [detailed])) as Record<string, string>[],
-    processInfo: async () => (await call(debug, 'process_info', [])) as string,
-    controllerInfo: async (...tid) => (await call(debug, 'controller_info', tid)) as string,
-    getTron: async () => (await getProperty(debug, 'tron')) as boolean,
-    setTron: (on) => setProperty(debug, 'tron', 'b', on),
-    logLevel: async () => (await getProperty(debug, 'log_level')) as string,
-    events: async () => (await call(`${main}.events`, 'events', [])) as string,
+    listControllers: (detailed) => call(main, 'list_controllers', [detailed]),
+    processInfo: () => call(debug, 'process_info', []),
+    controllerInfo: (...tid) => call(debug, 'controller_info', tid),
+    getTron: () => getProperty(debug, 'tron'),
+    setTron: (on) => setProperty(debug, 'tron', on),
+    logLevel: () => getProperty(debug, 'log_level'),
+    events: () => call(events, 'events', []),
   };
 }
 
@@ -340,17 +324,16 @@ export interface StafClient extends DaemonClient {
 
 export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
   const caller = makeCaller(bus, STAFD_OBJECT, opts);
-  const main = STAFD_DBUS_NAME;
+  const main = interfaceOf(STAFD_OBJECT, STAFD_DBUS_NAME);
+  const debug = interfaceOf(STAFD_OBJECT, `${STAFD_DBUS_NAME}.debug`);
+  const events = interfaceOf(STAFD_OBJECT, `${STAFD_DBUS_NAME}.events`);
   return {
-    ...daemonClient(caller, main),
-    getLogPages: async (...tid) =>
-      (await caller.call(main, 'get_log_pages', tid)) as Record<string, string>[],
-    getAllLogPages: async (detailed) => (await caller.call(main, 'get_all_log_pages', [detailed])) as string,
+    ...daemonClient(caller, main, debug, events),
+    getLogPages: (...tid) => caller.call(main, 'get_log_pages', tid),
+    getAllLogPages: (detailed) => caller.call(main, 'get_all_log_pages', [detailed]),
     onLogPagesChanged: (cb) =>
-      subscribe(bus, STAFD_OBJECT, main, 'log_pages_changed', (body) =>
-        cb(body.slice(0, 7) as TidArgs, body[7] as string),
-      ),
-    onDcRemoved: (cb) => subscribe(bus, STAFD_OBJECT, main, 'dc_removed', () => cb()),
+      caller.on(main, 'log_pages_changed', (...args) => cb(args.slice(0, 7) as TidArgs, args[7])),
+    onDcRemoved: (cb) => caller.on(main, 'dc_removed', () => cb()),
   };
 }
 
@@ -362,9 +345,14 @@ export interface StacClient extends DaemonClient {
 
 export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClient {
   const caller = makeCaller(bus, STACD_OBJECT, opts);
-  const main = STACD_DBUS_NAME;
+  const main = interfaceOf(STACD_OBJECT, STACD_DBUS_NAME);
   return {
-    ...daemonClient(caller, main),
-    plan: async () => (await caller.call(`${main}.plan`, 'plan', [])) as string,
+    ...daemonClient(
+      caller,
+      main,
+      interfaceOf(STACD_OBJECT, `${STACD_DBUS_NAME}.debug`),
+      interfaceOf(STACD_OBJECT, `${STACD_DBUS_NAME}.events`),
+    ),
+    plan: () => caller.call(interfaceOf(STACD_OBJECT, `${STACD_DBUS_NAME}.plan`), 'plan', []),
   };
 }

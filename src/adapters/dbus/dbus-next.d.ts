@@ -103,6 +103,10 @@ declare module 'dbus-next/index.js' {
     releaseName(name: string): Promise<number>;
     call(msg: Message): Promise<Message>;
     send(msg: Message): void;
+    /** dbus-next internals (0.10.2, pinned): the socket, the only way to learn that the connection closed. */
+    _connection?: {
+      stream?: { writable?: boolean; destroyed?: boolean; once?: (ev: 'close', f: () => void) => void };
+    };
     /** Runs before dbus-next's own dispatch of every incoming method call; return true if handled. */
     addMethodHandler(fn: (msg: Message) => boolean): void;
     removeMethodHandler(fn: (msg: Message) => boolean): void;
@@ -125,5 +129,5 @@ declare module 'dbus-next/index.js' {
 
   const dbusNext: DbusNext;
   export default dbusNext;
-  export type { DBusError, Interface, Message, MessageBus, Variant };
+  export type { DBusError, Interface, Message, MessageBus, MessageInit, Variant };
 }

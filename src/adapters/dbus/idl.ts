@@ -42,10 +42,11 @@ export interface ObjectSpec {
   readonly interfaces: readonly InterfaceSpec[];
 }
 
-const s = (name: string): ArgSpec => ({ name, type: 's' });
+/** A string argument (`s`), its name kept as a literal type. */
+const s = <N extends string>(name: N) => ({ name, type: 's' }) as const;
 
 /** The seven transport-ID arguments, in the order of the IDL. */
-export const TID_ARGS: readonly ArgSpec[] = [
+export const TID_ARGS = [
   s('transport'),
   s('traddr'),
   s('trsvcid'),
@@ -53,9 +54,9 @@ export const TID_ARGS: readonly ArgSpec[] = [
   s('host_traddr'),
   s('host_iface'),
   s('host_nqn'),
-];
+] as const satisfies readonly ArgSpec[];
 
-function debugInterface(busName: string): InterfaceSpec {
+function debugInterface<B extends string>(busName: B) {
   return {
     name: `${busName}.debug`,
     properties: [
@@ -67,17 +68,27 @@ function debugInterface(busName: string): InterfaceSpec {
       { name: 'controller_info', in: TID_ARGS, out: [s('info_json')] },
     ],
     signals: [],
-  };
+  } as const satisfies InterfaceSpec;
 }
 
-const listControllers: MethodSpec = {
+const listControllers = {
   name: 'list_controllers',
   in: [{ name: 'detailed', type: 'b' }],
   out: [{ name: 'controller_list', type: 'aa{ss}' }],
-};
+} as const satisfies MethodSpec;
+
+/** stas extension: the recent history of a daemon (`stafctl events`, `stacctl events`). */
+export function eventsInterface<B extends string>(busName: B) {
+  return {
+    name: `${busName}.events`,
+    properties: [],
+    methods: [{ name: 'events', in: [], out: [s('events_json')] }],
+    signals: [],
+  } as const satisfies InterfaceSpec;
+}
 
 /** stafd: `org.nvmexpress.staf.debug` and `org.nvmexpress.staf`, member for member as nvme-stas' stafd.idl. */
-export const STAFD_OBJECT: ObjectSpec = {
+export const STAFD_OBJECT = {
   daemon: 'stafd',
   busName: STAFD_DBUS_NAME,
   path: STAFD_DBUS_PATH,
@@ -98,28 +109,18 @@ export const STAFD_OBJECT: ObjectSpec = {
     },
     eventsInterface(STAFD_DBUS_NAME),
   ],
-};
+} as const satisfies ObjectSpec;
 
 /** stas extension of stacd, kept out of nvme-stas' two interfaces so those stay byte-compatible. */
-export const STACD_PLAN_INTERFACE: InterfaceSpec = {
+export const STACD_PLAN_INTERFACE = {
   name: `${STACD_DBUS_NAME}.plan`,
   properties: [],
   methods: [{ name: 'plan', in: [], out: [s('plan_json')] }],
   signals: [],
-};
-
-/** stas extension: the recent history of a daemon (`stafctl events`, `stacctl events`). */
-export function eventsInterface(busName: string): InterfaceSpec {
-  return {
-    name: `${busName}.events`,
-    properties: [],
-    methods: [{ name: 'events', in: [], out: [s('events_json')] }],
-    signals: [],
-  };
-}
+} as const satisfies InterfaceSpec;
 
 /** stacd: `org.nvmexpress.stac.debug` and `org.nvmexpress.stac` as nvme-stas' stacd.idl, plus `.plan`. */
-export const STACD_OBJECT: ObjectSpec = {
+export const STACD_OBJECT = {
   daemon: 'stacd',
   busName: STACD_DBUS_NAME,
   path: STACD_DBUS_PATH,
@@ -129,6 +130,91 @@ export const STACD_OBJECT: ObjectSpec = {
     STACD_PLAN_INTERFACE,
     eventsInterface(STACD_DBUS_NAME),
   ],
+} as const satisfies ObjectSpec;
+
+/** The interface named `name` of `spec`, typed as the IDL has it. */
+export function interfaceOf<O extends ObjectSpec, I extends InterfaceName<O>>(
+  spec: O,
+  name: I,
+): InterfaceOf<O, I> {
+  const iface = spec.interfaces.find((i) => i.name === name);
+  if (!iface) throw new Error(`${name} is not an interface of ${spec.path}`);
+  return iface as InterfaceOf<O, I>;
+}
+
+export type StafdObject = typeof STAFD_OBJECT;
+export type StacdObject = typeof STACD_OBJECT;
+/** The `<name>.debug` and `<name>.events` interfaces both daemons have (the same members under either name). */
+export type DebugInterface = ReturnType<typeof debugInterface<string>>;
+export type EventsInterface = ReturnType<typeof eventsInterface<string>>;
+/** The main interface of either daemon, as far as they share it (list_controllers). */
+export interface ListControllersInterface extends InterfaceSpec {
+  readonly methods: readonly [typeof listControllers, ...MethodSpec[]];
+}
+
+// The compile-time view of the IDL: what the implementation of an object and a client's calls must look like.
+
+/** The TypeScript type of a value of D-Bus signature `T` (the signatures stas' interfaces use). */
+export type DBusValue<T extends string> = T extends 's'
+  ? string
+  : T extends 'b'
+    ? boolean
+    : T extends 'a{ss}'
+      ? Record<string, string>
+      : T extends 'aa{ss}'
+        ? Record<string, string>[]
+        : never;
+
+/** The TypeScript tuple of an argument list. */
+export type ArgValues<A extends readonly ArgSpec[]> = { -readonly [K in keyof A]: DBusValue<A[K]['type']> };
+
+/** What a method returns: nothing, or its one out argument. */
+export type ReturnValue<A extends readonly ArgSpec[]> = A extends readonly []
+  ? undefined
+  : A extends readonly [infer O extends ArgSpec]
+    ? DBusValue<O['type']>
+    : never;
+
+export type Awaitable<T> = T | Promise<T>;
+
+type Named<U, N> = Extract<U, { readonly name: N }>;
+
+/** The interfaces of an object, by name. */
+export type InterfaceOf<O extends ObjectSpec, I extends InterfaceName<O>> = Named<O['interfaces'][number], I>;
+export type InterfaceName<O extends ObjectSpec> = O['interfaces'][number]['name'];
+export type MethodOf<I extends InterfaceSpec, M extends I['methods'][number]['name']> = Named<
+  I['methods'][number],
+  M
+>;
+export type PropertyOf<I extends InterfaceSpec, P extends I['properties'][number]['name']> = Named<
+  I['properties'][number],
+  P
+>;
+export type SignalOf<I extends InterfaceSpec, S extends I['signals'][number]['name']> = Named<
+  I['signals'][number],
+  S
+>;
+
+/** A method's implementation: the IDL's in arguments, its out argument (maybe async). Throws become D-Bus errors. */
+export type MethodImpl<M extends MethodSpec> = (
+  ...args: ArgValues<M['in']>
+) => Awaitable<ReturnValue<M['out']>>;
+
+/** A property's implementation: a getter, and a setter for a readwrite one. */
+export type PropertyImpl<P extends PropertySpec> = P['access'] extends 'readwrite'
+  ? { get(): DBusValue<P['type']>; set(value: DBusValue<P['type']>): void }
+  : { get(): DBusValue<P['type']> };
+
+/** The implementation of one interface: every method and property of the IDL, by member name. */
+export type InterfaceImpl<I extends InterfaceSpec> = {
+  [M in I['methods'][number] as M['name']]: MethodImpl<M>;
+} & {
+  [P in I['properties'][number] as P['name']]: PropertyImpl<P>;
+};
+
+/** The implementation of an object: every interface of the IDL, by interface name. */
+export type ObjectImpl<O extends ObjectSpec> = {
+  [I in O['interfaces'][number] as I['name']]: InterfaceImpl<I>;
 };
 
 /** The D-Bus signature of a list of arguments. */

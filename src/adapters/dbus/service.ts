@@ -1,38 +1,28 @@
-/** Shared D-Bus plumbing: connecting to the bus, caller identity, and exporting an ObjectSpec with dbus-next. */
-import dbus, { type DBusError, type Message, type MessageBus } from 'dbus-next/index.js';
+/**
+ * Shared D-Bus plumbing: connecting to the bus, calling a method (the one bus-call helper), and exporting an
+ * ObjectSpec with dbus-next, its implementation typed by the IDL.
+ */
+import dbus, { type DBusError, type Message, type MessageBus, type MessageInit } from 'dbus-next/index.js';
 import { safeText } from '../../core/log-text.js';
 import {
+  type ArgValues,
+  type InterfaceName,
+  type InterfaceOf,
   type InterfaceSpec,
   introspectionXml,
   type MethodSpec,
+  type ObjectImpl,
   type ObjectSpec,
+  type SignalOf,
   signatureOf,
+  type TID_ARGS,
 } from './idl.js';
 
 export type { MessageBus } from 'dbus-next/index.js';
+export type { Awaitable, ObjectImpl } from './idl.js';
 
 /** The seven transport-ID arguments of get_log_pages, controller_info and log_pages_changed, in IDL order. */
-export type TidArgs = [
-  transport: string,
-  traddr: string,
-  trsvcid: string,
-  subsysnqn: string,
-  host_traddr: string,
-  host_iface: string,
-  host_nqn: string,
-];
-
-/**
- * Who called: handed to every API method as its optional last argument. `uid` is the caller's Unix user
- * (org.freedesktop.DBus.GetConnectionUnixUser), `undefined` when the bus could not tell: treat that as
- * non-root, i.e. mask secrets unless `uid === 0`.
- */
-export interface CallContext {
-  readonly sender: string | undefined;
-  readonly uid: number | undefined;
-}
-
-export type Awaitable<T> = T | Promise<T>;
+export type TidArgs = ArgValues<typeof TID_ARGS>;
 
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/var/run/dbus/system_bus_socket';
 export const ERROR_FAILED = 'org.freedesktop.DBus.Error.Failed';
@@ -102,14 +92,8 @@ export function openSystemBus(opts: OpenBusOptions = {}): Promise<MessageBus> {
 }
 
 // dbus-next does not tell when its socket closes: these two look at its (pinned, 0.10.2) internals.
-interface StreamLike {
-  writable?: boolean;
-  destroyed?: boolean;
-  once?: (ev: 'close', f: () => void) => void;
-}
-
-function streamOf(bus: MessageBus): StreamLike | undefined {
-  return (bus as unknown as { _connection?: { stream?: StreamLike } })._connection?.stream;
+function streamOf(bus: MessageBus) {
+  return bus._connection?.stream;
 }
 
 /** False once the connection to the bus is closed (sending then fails; calls never get a reply). */
@@ -150,28 +134,58 @@ export function onBusClose(bus: MessageBus, cb: () => void): () => void {
   };
 }
 
-/** Calls a method of the bus driver (org.freedesktop.DBus). */
-async function busDriverCall(bus: MessageBus, member: string, signature: string, body: unknown[]) {
-  const reply = await bus.call(
-    new dbus.Message({ destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body }),
+export interface BusCallOptions {
+  /** Reply timeout (ms); dbus-next itself has none. Default 25 000 (as GDBus and libdbus). */
+  timeoutMs?: number;
+  /** What the timeout error names; default the member. */
+  what?: string;
+  /** The error to reject with after `timeoutMs`; default a NoReply DBusError "what: no reply within N ms". */
+  timeoutError?: () => Error;
+}
+
+/**
+ * The one way stas calls a D-Bus method: sends `call` (a Message, or what makes one) and resolves with the
+ * reply. Rejects with the error reply (dbus-next's DBusError, `.type`), or with a NoReply DBusError after the
+ * timeout or as soon as the connection closes (dbus-next would wait for ever).
+ */
+export function busCall(
+  bus: MessageBus,
+  call: Message | MessageInit,
+  opts: BusCallOptions = {},
+): Promise<Message> {
+  const msg = call instanceof dbus.Message ? call : new dbus.Message(call);
+  const ms = opts.timeoutMs ?? 25_000;
+  const what = opts.what ?? msg.member ?? 'call';
+  let timer: NodeJS.Timeout | undefined;
+  let unsubscribe = () => {};
+  const t = new Promise<never>((_, reject) => {
+    const noReply = (why: string) =>
+      reject(new dbus.DBusError('org.freedesktop.DBus.Error.NoReply', `${what}: ${why}`));
+    timer = setTimeout(
+      () => (opts.timeoutError ? reject(opts.timeoutError()) : noReply(`no reply within ${ms} ms`)),
+      ms,
+    );
+    unsubscribe = onBusClose(bus, () => noReply('the D-Bus connection is closed'));
+  });
+  return Promise.race([bus.call(msg), t]).finally(() => {
+    clearTimeout(timer);
+    unsubscribe();
+  });
+}
+
+/** Calls a method of the bus driver (org.freedesktop.DBus) with busCall. */
+export function busDriverCall(
+  bus: MessageBus,
+  member: string,
+  signature: string,
+  body: unknown[],
+  opts: BusCallOptions = {},
+): Promise<Message> {
+  return busCall(
+    bus,
+    { destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body },
+    opts,
   );
-  return reply.body;
-}
-
-/** The Unix uid of the connection `sender` (a unique name such as ":1.42"), or undefined if unknown. */
-export async function callerUid(bus: MessageBus, sender: string | undefined): Promise<number | undefined> {
-  if (!sender) return undefined;
-  try {
-    const [uid] = await busDriverCall(bus, 'GetConnectionUnixUser', 's', [sender]);
-    return typeof uid === 'number' ? uid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** True only if the bus says `sender` runs as root: the daemon shows secrets to root callers only. */
-export async function callerIsRoot(bus: MessageBus, sender: string | undefined): Promise<boolean> {
-  return (await callerUid(bus, sender)) === 0;
 }
 
 export function errorText(e: unknown): string {
@@ -241,27 +255,35 @@ function isDBusError(e: unknown): e is DBusError {
   return e instanceof Error && e.name === 'DBusError' && typeof (e as DBusError).type === 'string';
 }
 
-/** The implementation behind an exported object, keyed by `interface.member` / `interface.property`. */
-export interface ObjectImpl {
-  methods: Record<string, (args: unknown[], ctx: CallContext) => Awaitable<unknown>>;
-  properties: Record<string, { get(): unknown; set?(value: unknown): void }>;
-}
+/** ObjectImpl<O> as exportObject looks at it at run time: interface name → member name → function or property. */
+type AnyImpl = Record<string, Record<string, unknown>>;
+type AnyProperty = { get(): unknown; set?(value: unknown): void };
+type AnyMethod = (...args: unknown[]) => unknown;
 
 export interface ExportOptions {
   /** Told about every failed API call (the caller gets a D-Bus error; the daemon keeps running). */
   onMethodError?: (member: string, err: unknown) => void;
 }
 
+/** The arguments of signal `S` of interface `I` of `O`, as the IDL types them. */
+export type SignalArgs<
+  O extends ObjectSpec,
+  I extends InterfaceName<O>,
+  S extends InterfaceOf<O, I>['signals'][number]['name'],
+> = ArgValues<SignalOf<InterfaceOf<O, I>, S>['args']>;
+
 /** An exported object that owns its well-known name. */
-export interface ExportedObject {
-  readonly spec: ObjectSpec;
+export interface ExportedObject<O extends ObjectSpec = ObjectSpec> {
+  readonly spec: O;
   /** Emits a signal of the object; false if it could not be sent (bad arguments, connection closed). */
-  emit(iface: string, signal: string, args: unknown[]): boolean;
+  emit<I extends InterfaceName<O>, S extends InterfaceOf<O, I>['signals'][number]['name']>(
+    iface: I,
+    signal: S,
+    args: SignalArgs<O, I, S>,
+  ): boolean;
   /** Releases the name and removes the object from the bus (the connection stays open). */
   close(): Promise<void>;
 }
-
-type MethodFn = (...args: unknown[]) => unknown;
 
 const HARDENED = Symbol.for('stas.dbus.hardened-send');
 
@@ -313,19 +335,15 @@ function hardenSend(bus: MessageBus): HardenedBus {
  * Builds a dbus-next Interface subclass for one InterfaceSpec: its properties (backed by `impl`) and signals.
  * Method calls never reach it: exportObject answers them itself.
  */
-function buildInterface(
-  spec: InterfaceSpec,
-  impl: ObjectImpl,
-  onError: (member: string, err: unknown) => void,
-) {
+function buildInterface(spec: InterfaceSpec, impl: AnyImpl, onError: (member: string, err: unknown) => void) {
   class Exported extends dbus.interface.Interface {}
   const proto = Exported.prototype as unknown as Record<string, unknown>;
   const properties: Record<string, { signature: string; access: 'read' | 'readwrite' }> = {};
   const signals: Record<string, { signature: string }> = {};
   for (const p of spec.properties) {
     const key = `${spec.name}.${p.name}`;
-    const pimpl = impl.properties[key];
-    if (!pimpl) throw new Error(`no implementation for property ${key}`);
+    const pimpl = impl[spec.name]?.[p.name] as AnyProperty | undefined;
+    if (typeof pimpl?.get !== 'function') throw new Error(`no implementation for property ${key}`);
     properties[p.name] = { signature: p.type, access: p.access };
     Object.defineProperty(proto, p.name, {
       get() {
@@ -358,7 +376,7 @@ function buildInterface(
   for (const sig of spec.signals) {
     signals[sig.name] = { signature: signatureOf(sig.args) };
     // dbus-next emits what this returns: one value for a one-argument signal, else the array.
-    proto[sig.name] = ((...args: unknown[]) => (sig.args.length === 1 ? args[0] : args)) satisfies MethodFn;
+    proto[sig.name] = ((...args: unknown[]) => (sig.args.length === 1 ? args[0] : args)) satisfies AnyMethod;
   }
   Exported.configureMembers({ properties, methods: {}, signals });
   return new Exported(spec.name);
@@ -367,14 +385,18 @@ function buildInterface(
 /**
  * Exports `spec` on `bus` backed by `impl`, then requests its well-known name (DO_NOT_QUEUE). Rejects, with
  * nothing left exported, if the name is taken ("another stafd owns org.nvmexpress.staf") or not allowed.
- * API exceptions become D-Bus errors (org.freedesktop.DBus.Error.Failed, "member: message").
+ * `impl` has every method and property of the IDL (the compiler checks names, arguments and results; the
+ * replies are checked again at run time). API exceptions become D-Bus errors
+ * (org.freedesktop.DBus.Error.Failed, "member: message"). Every caller gets the same answers: the daemons
+ * never send secrets over D-Bus, to anyone.
  */
-export async function exportObject(
+export async function exportObject<O extends ObjectSpec>(
   bus: MessageBus,
-  spec: ObjectSpec,
-  impl: ObjectImpl,
+  spec: O,
+  objectImpl: ObjectImpl<O>,
   opts: ExportOptions = {},
-): Promise<ExportedObject> {
+): Promise<ExportedObject<O>> {
+  const impl = objectImpl as unknown as AnyImpl;
   const onError = (member: string, err: unknown) => {
     try {
       opts.onMethodError?.(member, err);
@@ -382,17 +404,6 @@ export async function exportObject(
       // a failing logger must not take the service down
     }
   };
-  // Unique names are never reused on a bus and a connection's uid never changes: a small cache is exact.
-  const uids = new Map<string, number | undefined>();
-  const uidOf = async (sender: string | undefined) => {
-    if (!sender) return undefined;
-    if (uids.has(sender)) return uids.get(sender);
-    const uid = await callerUid(bus, sender);
-    if (uids.size >= 256) uids.delete(uids.keys().next().value as string);
-    uids.set(sender, uid);
-    return uid;
-  };
-
   const hardened = hardenSend(bus);
   const instances = new Map<string, InstanceType<typeof dbus.interface.Interface>>();
   const readOnly = new Set<string>();
@@ -407,12 +418,11 @@ export async function exportObject(
   /** The reply body of a call: the implementation's result, checked against the IDL. Throws (unsafe text) on failure. */
   const invoke = async (msg: Message, iface: InterfaceSpec, m: MethodSpec): Promise<unknown[]> => {
     const key = `${iface.name}.${m.name}`;
-    const fn = impl.methods[key];
-    if (!fn) throw new dbus.DBusError(ERROR_FAILED, `${m.name}: not implemented`);
+    const fn = impl[iface.name]?.[m.name];
+    if (typeof fn !== 'function') throw new dbus.DBusError(ERROR_FAILED, `${m.name}: not implemented`);
     let result: unknown;
     try {
-      const ctx: CallContext = { sender: msg.sender, uid: await uidOf(msg.sender) };
-      result = await fn(msg.body, ctx);
+      result = await (fn as AnyMethod)(...msg.body);
     } catch (e) {
       onError(key, e);
       throw e;
@@ -521,10 +531,12 @@ export async function exportObject(
   let closed = false;
   return {
     spec,
-    emit(ifaceName, signal, args) {
+    emit(ifaceName, signal, typedArgs) {
+      // The compiler checked the arguments against the IDL; a caller with a cast may still pass anything.
+      const args = typedArgs as unknown as unknown[];
       const ispec = spec.interfaces.find((i) => i.name === ifaceName);
       const sspec = ispec?.signals.find((x) => x.name === signal);
-      const inst = instances.get(ifaceName) as unknown as Record<string, MethodFn> | undefined;
+      const inst = instances.get(ifaceName) as unknown as Record<string, AnyMethod> | undefined;
       if (closed || !sspec || !inst || !busIsOpen(bus)) return false;
       if (
         args.length !== sspec.args.length ||

@@ -4,8 +4,7 @@
  */
 import { stafClient, watchName } from '../../adapters/dbus/clients.js';
 import { idlXml, STACD_OBJECT, STAFD_DBUS_NAME } from '../../adapters/dbus/idl.js';
-import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
-import { exportStacService } from '../../adapters/dbus/stac-service.js';
+import { openSystemBus } from '../../adapters/dbus/service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
 import { ownershipRegistry } from '../../adapters/kernel/registry.js';
@@ -17,9 +16,9 @@ import { parseStacdConfig, type StacdConfig } from '../../core/config/service-co
 import type { StafdView } from '../../core/stacd/plan.js';
 import { stafdViewFromJson } from '../../core/stacd/stafd-view.js';
 import { VERSION } from '../../version.js';
+import { exportStacdApi } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { defaultLkcPath } from '../stafd/last-known-config.js';
-import type { TidArgs } from '../stafd/service.js';
 import { StacdMetrics } from './metrics.js';
 import { StacdService } from './service.js';
 import { StafdViewCache } from './stafd-view-cache.js';
@@ -120,23 +119,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   });
 
   try {
-    await exportStacService(
-      bus,
-      {
-        listControllers: (detailed) => service.listControllers(detailed),
-        processInfo: () => service.processInfo(),
-        controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
-        getTron: () => log.tron,
-        setTron: (on) => {
-          log.tron = on;
-          service.tron = on;
-        },
-        logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
-        events: () => service.eventsJson(),
-        plan: () => service.planJson(),
-      },
-      { onMethodError: (member, e) => log('error', `D-Bus ${member}: ${errorText(e)}`) },
-    );
+    await exportStacdApi(bus, service, log);
   } catch (e) {
     log('error', `D-Bus: ${(e as Error).message}`);
     return 1;

@@ -3,19 +3,19 @@
  * signals (SIGHUP reload keeping the last good configuration, SIGTERM/SIGINT orderly exit).
  */
 import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
-import { errorText, openSystemBus } from '../../adapters/dbus/service.js';
-import { exportStafService, type StafService } from '../../adapters/dbus/staf-service.js';
+import { openSystemBus } from '../../adapters/dbus/service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/kernel-dc-session.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
 import { VERSION } from '../../version.js';
+import { exportStafdApi, type StafdDbus } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { dcSessionFactory } from './dc-host.js';
 import { defaultLkcPath } from './last-known-config.js';
 import { StafdMetrics } from './metrics.js';
-import { StafdService, type TidArgs } from './service.js';
+import { StafdService } from './service.js';
 import { startZeroconf, type Zeroconf } from './zeroconf.js';
 
 const PROG = 'stafd';
@@ -51,7 +51,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const { confFile, log, identity } = started;
   let config: StafdConfig = started.config;
 
-  let dbus: StafService | undefined;
+  let dbus: StafdDbus | undefined;
   const kernelDcs = new KernelDcHost(systemKernelDcPorts(), log);
   const metrics = new StafdMetrics(
     () => service.snapshot(),
@@ -89,24 +89,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   let bus: Awaited<ReturnType<typeof openSystemBus>>;
   try {
     bus = await openSystemBus({ onClose: () => log('error', 'Lost the connection to D-Bus') });
-    dbus = await exportStafService(
-      bus,
-      {
-        listControllers: (detailed) => service.listControllers(detailed),
-        getLogPages: (...args) => service.getLogPages(...(args.slice(0, 7) as TidArgs)),
-        getAllLogPages: (detailed) => service.getAllLogPages(detailed),
-        processInfo: () => service.processInfo(),
-        controllerInfo: (...args) => service.controllerInfo(...(args.slice(0, 7) as TidArgs)),
-        getTron: () => log.tron,
-        setTron: (on) => {
-          log.tron = on;
-          service.tron = on;
-        },
-        logLevel: () => (log.tron ? 'DEBUG' : 'INFO'),
-        events: () => service.eventsJson(),
-      },
-      { onMethodError: (member, e) => log('error', `D-Bus ${member}: ${errorText(e)}`) },
-    );
+    dbus = await exportStafdApi(bus, service, log);
   } catch (e) {
     log('error', `D-Bus: ${(e as Error).message}`);
     return 1;

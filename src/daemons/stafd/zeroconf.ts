@@ -3,7 +3,7 @@
  * at once, then 5, 10, 30, 60, 300 and every 600 s), and the reachable set handed to the service as
  * discovered DCs.
  */
-import { AvahiBrowser, type AvahiBus, type MdnsService } from '../../adapters/avahi/browser.js';
+import { AvahiBrowser, type MdnsService } from '../../adapters/avahi/browser.js';
 import type { MessageBus } from '../../adapters/dbus/service.js';
 import { isReachable } from '../../adapters/tcp-probe.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
@@ -133,9 +133,7 @@ export function startZeroconf(
       ]),
     ),
   });
-  // The Avahi adapter types its bus against dbus-next's shipped typings, the service layer against its own
-  // declaration of the same module: one object, two descriptions.
-  browser.start(bus as unknown as AvahiBus);
+  browser.start(bus);
   return {
     stop: () => {
       stafd.avahiInfo = undefined;
