@@ -154,7 +154,10 @@ export interface ListControllersInterface extends InterfaceSpec {
 
 // The compile-time view of the IDL: what the implementation of an object and a client's calls must look like.
 
-/** The TypeScript type of a value of D-Bus signature `T` (the signatures stas' interfaces use). */
+/**
+ * The TypeScript type of a value of D-Bus signature `T` (the signatures stas' interfaces use; any other is `never`,
+ * so a member with a new signature needs a row here and in `valueMatches` of service.ts before it can be implemented).
+ */
 export type DBusValue<T extends string> = T extends 's'
   ? string
   : T extends 'b'
