@@ -14,7 +14,7 @@ import {
   type HostExclusion,
   parseExclusionList,
 } from '../core/exclusion-list.js';
-import type { LogFn } from '../core/log.js';
+import { errorText, type LogFn } from '../core/log.js';
 
 export const DEFAULT_NVME_DIR = '/etc/nvme';
 
@@ -51,8 +51,7 @@ export class HostExclusionList {
         text = await readFile(file, 'utf8');
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT')
-          problems.push(`File:${file}: cannot be read (${code ?? (e as Error).message})`);
+        if (code !== 'ENOENT') problems.push(`File:${file}: cannot be read (${code ?? errorText(e)})`);
         continue;
       }
       const parsed = parseExclusionList(text, file);

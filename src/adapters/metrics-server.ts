@@ -8,6 +8,7 @@ import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
+import { errorText } from '../core/log.js';
 import { describeListen, type MetricsListen, OPENMETRICS_CONTENT_TYPE } from '../core/metrics.js';
 
 export interface MetricsServer {
@@ -83,7 +84,7 @@ export async function startMetricsServer(l: MetricsListen, render: () => string)
     try {
       body = render();
     } catch (e) {
-      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${(e as Error).message}\n`);
+      res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`${errorText(e)}\n`);
       return;
     }
     res.writeHead(200, {

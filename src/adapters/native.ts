@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { errorText } from '../core/log.js';
 
 /** Environment variable naming the addon file to load instead of the build output. */
 export const NATIVE_ADDON_ENV = 'STAS_NATIVE_ADDON';
@@ -130,7 +131,7 @@ function load(): NativeAddon {
     return addon;
   } catch (e) {
     const missing = !fs.existsSync(file);
-    const why = missing ? `${file} does not exist` : `cannot load ${file}: ${(e as Error).message}`;
+    const why = missing ? `${file} does not exist` : `cannot load ${file}: ${errorText(e)}`;
     const fix = process.env[NATIVE_ADDON_ENV] ? `check ${NATIVE_ADDON_ENV}` : 'run npm ci';
     loadError = new NativeAddonError(`native addon not built: ${fix} (${why})`, { cause: e });
     throw loadError;
@@ -153,7 +154,7 @@ export function nativeUnavailableReason(): string | undefined {
     load();
     return undefined;
   } catch (e) {
-    return (e as Error).message;
+    return errorText(e);
   }
 }
 

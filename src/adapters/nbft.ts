@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LogFn } from '../core/log.js';
+import { errorText, type LogFn } from '../core/log.js';
 import { type NbftResult, type NbftTable, parseNbft } from '../core/nbft.js';
 import { type NbftDc, type NetLink, nbftDiscoveryControllers } from '../core/stafd/nbft-dcs.js';
 
@@ -39,7 +39,7 @@ export function readNbftFiles(dir: string = NBFT_TABLES_DIR): NbftFile[] {
         };
       return { path, result: parseNbft(readFileSync(path)) };
     } catch (e) {
-      return { path, result: { ok: false, error: (e as Error).message, warnings: [] } };
+      return { path, result: { ok: false, error: errorText(e), warnings: [] } };
     }
   });
 }

@@ -8,3 +8,12 @@ export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
 
 /** Where a module sends its log messages. */
 export type LogFn = (level: LogLevel, message: string) => void;
+
+/** The text of a caught value for a message: an Error's message, anything else as a string; never throws. */
+export function errorText(e: unknown): string {
+  try {
+    return e instanceof Error ? String(e.message) : String(e);
+  } catch {
+    return 'unprintable error';
+  }
+}

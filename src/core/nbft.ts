@@ -15,6 +15,8 @@
  * header, control or host descriptor out of bounds) is an error value; a single bad descriptor is skipped with a
  * warning. Nothing is read outside the table and nothing throws.
  */
+
+import { errorText } from './log.js';
 import { TrType } from './transport.js';
 
 /** Structure ids (the first byte of every descriptor). */
@@ -548,6 +550,6 @@ export function parseNbft(bytes: Uint8Array): NbftResult {
     return { ok: true, table: parse(bytes, warnings), warnings };
   } catch (e) {
     if (e instanceof NbftFormatError) return { ok: false, error: e.message, warnings };
-    return { ok: false, error: `internal error: ${(e as Error).message}`, warnings };
+    return { ok: false, error: `internal error: ${errorText(e)}`, warnings };
   }
 }

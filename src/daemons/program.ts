@@ -12,6 +12,7 @@ import { type MetricsServer, startMetricsServer } from '../adapters/metrics-serv
 import { parseStrict, UsageError } from '../core/argv.js';
 import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
 import type { HostIdentity } from '../core/host-identity.js';
+import { errorText } from '../core/log.js';
 import { describeListen, type MetricsListen, parseMetricsListen } from '../core/metrics.js';
 import { VERSION_TEXT } from '../version.js';
 import { createLogger, type Logger } from './logger.js';
@@ -66,7 +67,7 @@ export function startDaemon<C extends { tron: boolean }>(
       try {
         metrics = parseMetricsListen(values['metrics']);
       } catch (e) {
-        throw new UsageError(`argument --metrics: ${(e as Error).message}`);
+        throw new UsageError(`argument --metrics: ${errorText(e)}`);
       }
   } catch (e) {
     process.stderr.write(`${usage(spec.prog)}${spec.prog}: error: ${(e as UsageError).message}\n`);
@@ -112,7 +113,7 @@ export function startDaemon<C extends { tron: boolean }>(
       ...(metrics ? { metrics } : {}),
     };
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${errorText(e)}\n`);
     return 1;
   }
 }
@@ -133,7 +134,7 @@ export async function serveMetrics(
   } catch (e) {
     start.log(
       'error',
-      `Cannot serve metrics on ${describeListen(start.metrics)}: ${(e as Error).message}. Running without metrics`,
+      `Cannot serve metrics on ${describeListen(start.metrics)}: ${errorText(e)}. Running without metrics`,
     );
     return undefined;
   }
@@ -183,7 +184,7 @@ export function runUntilStopped<C extends { tron: boolean }>(
           try {
             await reloadOnce();
           } catch (e) {
-            log('error', `Reload failed: ${(e as Error).message}`);
+            log('error', `Reload failed: ${errorText(e)}`);
           }
         } while (again && !stopping);
       } finally {

@@ -20,6 +20,7 @@ import {
   type SupportedOptions,
 } from '../../core/connect-options.js';
 import { isControllerName } from '../../core/kernel-controller.js';
+import { errorText } from '../../core/log.js';
 import { SYS_CLASS_NVME } from './sysfs.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
@@ -166,7 +167,7 @@ export class KernelFabrics {
           await this.limiter.run(() => fdWrite(fd, options));
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-          throw new KernelConnectError(code, `${code}: ${ERRNO_TEXT[code] ?? (e as Error).message}`);
+          throw new KernelConnectError(code, `${code}: ${ERRNO_TEXT[code] ?? errorText(e)}`);
         }
         const text = await fdReadText(fd, 128);
         const reply = parseConnectReply(text);

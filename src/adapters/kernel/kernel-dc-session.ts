@@ -19,7 +19,7 @@ import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { ConnectRequest } from '../../core/connect-options.js';
 import type { KernelController } from '../../core/kernel-controller.js';
-import type { LogFn } from '../../core/log.js';
+import { errorText, type LogFn } from '../../core/log.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { DimTask, parseAsyncEvent } from '../../core/nvme/commands.js';
 import { type DimHostRegistration, encodeDimRegistration } from '../../core/nvme/dim.js';
@@ -171,7 +171,7 @@ export class KernelDcHost {
         },
       });
     } catch (e) {
-      throw new DcSessionError('connect', `kernel uevents unavailable: ${(e as Error).message}`, {
+      throw new DcSessionError('connect', `kernel uevents unavailable: ${errorText(e)}`, {
         cause: e,
       });
     }
@@ -263,7 +263,7 @@ export class KernelDcHost {
       try {
         await this.ports.claim(device);
       } catch (e) {
-        this.log('warning', `registry: cannot record ${device} as stas': ${(e as Error).message}`);
+        this.log('warning', `registry: cannot record ${device} as stas': ${errorText(e)}`);
       }
     }
     const session = new KernelDcSession(this, device, created);

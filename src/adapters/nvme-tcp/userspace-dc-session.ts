@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { errorText } from '../../core/log.js';
 import { type DhchapKey, parseDhchapSecret, wipe } from '../../core/nvme/auth-crypto.js';
 import { AuthHost, authenticateHost } from '../../core/nvme/auth-host.js';
 import {
@@ -156,7 +157,7 @@ async function connectBound(opts: SessionOptions, timeout: number): Promise<net.
     const where = `${opts.traddr}:${opts.trsvcid} on ${opts.hostIface}`;
     if (code === 'ETIMEDOUT')
       throw new CommandTimeoutError(`TCP connect to ${where} timed out after ${timeout} ms`);
-    throw new ConnectError(code, `cannot connect to ${where}: ${(e as Error).message}`);
+    throw new ConnectError(code, `cannot connect to ${where}: ${errorText(e)}`);
   }
   const s = new net.Socket({ fd, readable: true, writable: true });
   s.setNoDelay(true);
@@ -336,7 +337,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       });
     } catch (e) {
       if (e instanceof AuthenticationError) throw e;
-      throw new AuthenticationError(`authentication with ${ctrl} failed: ${(e as Error).message}`, {
+      throw new AuthenticationError(`authentication with ${ctrl} failed: ${errorText(e)}`, {
         cause: e,
       });
     } finally {
@@ -349,7 +350,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     try {
       return parseDhchapSecret(text);
     } catch (e) {
-      throw new Error(`${option}: ${(e as Error).message}`);
+      throw new Error(`${option}: ${errorText(e)}`);
     }
   }
 

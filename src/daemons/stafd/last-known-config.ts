@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic, writeFileAtomicAsync } from '../../adapters/atomic-file.js';
 import { isControllerName } from '../../core/kernel-controller.js';
-import type { LogFn } from '../../core/log.js';
+import { errorText, type LogFn } from '../../core/log.js';
 import type { DiscoveryLogEntry } from '../../core/nvme/discovery-log.js';
 import type { DcOrigin } from '../../core/stafd/dc-plan.js';
 import type { TidInput } from '../../core/tid.js';
@@ -182,7 +182,7 @@ export class LkcWriter {
         );
       } catch (e) {
         // Not retried by itself: the next change (schedule) or flush writes again.
-        this.log('error', `Unable to save last known config: ${(e as Error).message}`);
+        this.log('error', `Unable to save last known config: ${errorText(e)}`);
       } finally {
         this.inFlight = undefined;
         this.arm();
@@ -204,9 +204,7 @@ export function loadLkc(path: string): { dcs: SavedDc[]; problem?: string } {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    return code === 'ENOENT'
-      ? { dcs: [] }
-      : { dcs: [], problem: `cannot read ${path}: ${(e as Error).message}` };
+    return code === 'ENOENT' ? { dcs: [] } : { dcs: [], problem: `cannot read ${path}: ${errorText(e)}` };
   }
   const body = raw as { version?: unknown; dcs?: unknown };
   if (body?.version !== VERSION || !Array.isArray(body.dcs))
