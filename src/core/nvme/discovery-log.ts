@@ -53,7 +53,28 @@ export function readFixedString(b: Buffer, offset: number, size: number): string
   return raw.trim();
 }
 
-export function parseDiscoveryLogEntry(b: Uint8Array): DiscoveryLogEntry {
+/**
+ * The all-zero TSAS (no transport-specific address subtype, the usual case), shared by every entry that has it so
+ * that a 65,536-entry log does not hold 65,536 zero buffers. Never written to.
+ */
+export const ZERO_TSAS: Uint8Array = new Uint8Array(256);
+
+/** Entry bytes 768..1023: the shared ZERO_TSAS when all zero, else a copy. */
+function tsasOf(v: Uint8Array): Uint8Array {
+  for (let i = 768; i < 1024; i++) if (v[i] !== 0) return new Uint8Array(v.subarray(768, 1024));
+  return ZERO_TSAS;
+}
+
+/** One string per distinct value (the same traddr/trsvcid repeated across a log's entries is kept once). */
+function interned(pool: Map<string, string> | undefined, s: string): string {
+  if (!pool) return s;
+  const had = pool.get(s);
+  if (had !== undefined) return had;
+  pool.set(s, s);
+  return s;
+}
+
+export function parseDiscoveryLogEntry(b: Uint8Array, pool?: Map<string, string>): DiscoveryLogEntry {
   if (b.length < DLP_ENTRY_LENGTH)
     throw new ProtocolError(`discovery log entry needs ${DLP_ENTRY_LENGTH} bytes, got ${b.length}`);
   const v = Buffer.from(b.buffer, b.byteOffset, DLP_ENTRY_LENGTH);
@@ -66,10 +87,10 @@ export function parseDiscoveryLogEntry(b: Uint8Array): DiscoveryLogEntry {
     cntlid: v.readUInt16LE(6),
     asqsz: v.readUInt16LE(8),
     eflags: v.readUInt16LE(10),
-    trsvcid: readFixedString(v, 32, 32),
+    trsvcid: interned(pool, readFixedString(v, 32, 32)),
     subnqn: readFixedString(v, 256, 256),
-    traddr: readFixedString(v, 512, 256),
-    tsas: new Uint8Array(v.subarray(768, 1024)),
+    traddr: interned(pool, readFixedString(v, 512, 256)),
+    tsas: tsasOf(v),
   };
 }
 
@@ -81,8 +102,9 @@ export function parseDiscoveryLogEntries(b: Uint8Array, count: number): Discover
     );
   }
   const out: DiscoveryLogEntry[] = [];
+  const pool = new Map<string, string>();
   for (let i = 0; i < count; i++)
-    out.push(parseDiscoveryLogEntry(b.subarray(i * DLP_ENTRY_LENGTH, (i + 1) * DLP_ENTRY_LENGTH)));
+    out.push(parseDiscoveryLogEntry(b.subarray(i * DLP_ENTRY_LENGTH, (i + 1) * DLP_ENTRY_LENGTH), pool));
   return out;
 }
 
