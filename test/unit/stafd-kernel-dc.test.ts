@@ -31,7 +31,7 @@ import { dcHostFor, findKernelDc } from '../../src/core/stafd/kernel-dc.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import type { NvmeEvent } from '../../src/core/uevent.js';
 import { DiscoveryControllerRunner } from '../../src/daemons/stafd/discovery-controller.js';
-import { loadLkc, saveLkc } from '../../src/daemons/stafd/last-known-config.js';
+import { loadLkc, saveLkc } from '../../src/adapters/lkc-file.js';
 import { ioEntry } from '../support/discovery-target.js';
 
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';

@@ -18,7 +18,7 @@ import { stafdViewFromJson } from '../../core/stacd/stafd-view.js';
 import { VERSION } from '../../version.js';
 import { exportStacdApi } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
-import { defaultLkcPath } from '../stafd/last-known-config.js';
+import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { StacdMetrics } from './metrics.js';
 import { StacdService } from './service.js';
 import { StafdViewCache } from './stafd-view-cache.js';

@@ -38,7 +38,7 @@ import {
   sysfsAttributes,
 } from '../process-info.js';
 import type { TidArgs } from '../stafd/service.js';
-import { loadOwned, saveOwned } from './last-known-config.js';
+import { loadOwned, saveOwned } from '../../adapters/lkc-file.js';
 
 /** The kernel as stacd uses it: controllers, connects, and the ownership registry (tests substitute a fake). */
 export interface KernelPort extends OwnershipRegistry {

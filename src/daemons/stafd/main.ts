@@ -13,7 +13,7 @@ import { VERSION } from '../../version.js';
 import { exportStafdApi, type StafdDbus } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { dcSessionFactory } from './dc-host.js';
-import { defaultLkcPath } from './last-known-config.js';
+import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { StafdMetrics } from './metrics.js';
 import { StafdService } from './service.js';
 import { startZeroconf, type Zeroconf } from './zeroconf.js';

@@ -38,7 +38,7 @@ import {
   sysfsAttributes,
 } from '../process-info.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
-import { LkcWriter, loadLkc, type SavedDc } from './last-known-config.js';
+import { LkcWriter, loadLkc, type SavedDc } from '../../adapters/lkc-file.js';
 
 export type TidArgs = [string, string, string, string, string, string, string];
 
