@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { parseIp } from '../core/ipaddr.js';
+import { errorText } from '../core/log.js';
 import { TRANSPORTS, type Transport } from '../core/transport.js';
 import { NativeAddonError, tcpConnectBound } from './native.js';
 
@@ -57,7 +58,7 @@ export async function isReachable(
 
 function describeError(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
-  const msg = (e as Error).message ?? String(e);
+  const msg = errorText(e);
   return code && !msg.includes(code) ? `${code}: ${msg}` : msg;
 }
 

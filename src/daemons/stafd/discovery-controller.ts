@@ -14,7 +14,7 @@ import { type DcSession, DcSessionError, type DcSessionFactory } from '../../ada
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import type { ConnectOptions } from '../../core/config/schema.js';
 import type { HostIdentity } from '../../core/host-identity.js';
-import type { LogFn, LogLevel } from '../../core/log.js';
+import { errorText, type LogFn, type LogLevel } from '../../core/log.js';
 import { classifyLog, sameEntries } from '../../core/log-entry.js';
 import { SeqnumHistory } from '../../core/nvme/auth-host.js';
 import { type AsyncEvent, DimTask, isDiscoveryLogChange } from '../../core/nvme/commands.js';
@@ -295,13 +295,13 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       try {
         this.usePleo = ((await session.discoveryLogOptions()) & DlpOptions.PLEOS) !== 0;
       } catch (e) {
-        this.say('debug', `Supported Log Pages not available: ${(e as Error).message}`);
+        this.say('debug', `Supported Log Pages not available: ${errorText(e)}`);
       }
     }
     try {
       await session.enableDiscoveryChangeNotices();
     } catch (e) {
-      this.say('warning', `Discovery log change notices not enabled: ${(e as Error).message}`);
+      this.say('warning', `Discovery log change notices not enabled: ${errorText(e)}`);
     }
     this.requestRead(session);
   }
@@ -342,9 +342,9 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     } catch (e) {
       this.registered = false;
       this.dimFailures++;
-      this.dimError = (e as Error).message;
+      this.dimError = errorText(e);
       this.emit('dim', false);
-      this.say('warning', `Registration error. ${(e as Error).message}.`);
+      this.say('warning', `Registration error. ${errorText(e)}.`);
       const t = setTimeout(() => {
         if (this.session === session && !session.isClosed) void this.register(session);
       }, this.timing.dimRetryMs);
@@ -401,7 +401,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
     } catch (e) {
       if (this.session !== session || session.isClosed) return; // the reconnect path re-reads
       this.readFailures++;
-      this.readError = (e as Error).message;
+      this.readError = errorText(e);
       const delay = backoffMs(this.readFailures, this.timing.logRetryMs, this.timing.slowRetryMs);
       this.readNotBefore = Date.now() + delay;
       const unstable = e instanceof DcSessionError && e.kind === 'changing';
@@ -409,7 +409,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
       const quiet = this.readFailures > 1 && (!unstable || this.unstableReported);
       this.say(
         quiet ? 'debug' : unstable ? 'warning' : 'error',
-        `Failed to retrieve log pages. ${(e as Error).message}. Retrying in ${(delay / 1000).toFixed(1)}s` +
+        `Failed to retrieve log pages. ${errorText(e)}. Retrying in ${(delay / 1000).toFixed(1)}s` +
           (unstable ? ' (backing off while the log keeps changing)' : ''),
       );
       if (unstable) this.unstableReported = true;
@@ -485,7 +485,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
         if (s.device && this.ownedDevice === s.device) this.ownedDevice = undefined;
       }
     } catch (e) {
-      this.say('error', `Disconnect failed: ${(e as Error).message}`);
+      this.say('error', `Disconnect failed: ${errorText(e)}`);
     }
   }
 }
