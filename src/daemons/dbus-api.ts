@@ -18,11 +18,11 @@ import {
 } from '../adapters/dbus/idl.js';
 import {
   type ExportedObject,
-  errorText,
   exportObject,
   type MessageBus,
   type TidArgs,
 } from '../adapters/dbus/service.js';
+import { errorText } from '../core/log.js';
 import type { Logger } from './logger.js';
 
 /** What both daemons' services give their D-Bus API. Nothing here ever carries a secret (shown as <redacted>). */

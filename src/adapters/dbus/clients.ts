@@ -1,5 +1,6 @@
 /** Typed D-Bus clients of stafd and stacd (for stafctl, stacctl and stacd), signal subscriptions and name watching. */
 import dbus, { type Message, type MessageBus } from 'dbus-next/index.js';
+import { errorText } from '../../core/log.js';
 import {
   type ArgValues,
   type DBusValue,
@@ -19,7 +20,7 @@ import {
   STAFD_OBJECT,
   signatureOf,
 } from './idl.js';
-import { busCall, busDriverCall, errorText, type TidArgs, valueMatches } from './service.js';
+import { busCall, busDriverCall, type TidArgs, valueMatches } from './service.js';
 
 export type { TidArgs } from './service.js';
 

@@ -3,6 +3,7 @@
  * ObjectSpec with dbus-next, its implementation typed by the IDL.
  */
 import dbus, { type DBusError, type Message, type MessageBus, type MessageInit } from 'dbus-next/index.js';
+import { errorText } from '../../core/log.js';
 import { safeText } from '../../core/log-text.js';
 import {
   type ArgValues,
@@ -186,14 +187,6 @@ export function busDriverCall(
     { destination: BUS_NAME, path: BUS_PATH, interface: BUS_NAME, member, signature, body },
     opts,
   );
-}
-
-export function errorText(e: unknown): string {
-  try {
-    return e instanceof Error ? String(e.message) : String(e);
-  } catch {
-    return 'unprintable error';
-  }
 }
 
 /** An error's text as a D-Bus caller may see it: secrets redacted, control characters escaped (never a NUL). */
