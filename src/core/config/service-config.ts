@@ -14,10 +14,13 @@ import {
   type ConnectOptions,
   DC_BOUNDS,
   type DcBounds,
+  DISCONNECT_SCOPES,
+  DISCONNECT_TRTYPES,
   type DisconnectScope,
   type DisconnectTrtype,
   findSection,
   type OptionSpec,
+  type OptionType,
   STACD_SCHEMA,
   STAFD_SCHEMA,
 } from './schema.js';
@@ -68,14 +71,50 @@ export function effectiveConnectOptions(global: ConnectOptions, overrides: Conne
   return { ...global, ...overrides };
 }
 
-/** Converted option values of one file, by section and key. */
+/**
+ * Converted option values of one file, by section and key, each with its schema type. The typed accessors say
+ * what a value is: each checks the option's schema type (asking for a type the schema does not give the option is
+ * a programming error, and throws on every parse, so any unit test parsing the defaults finds it).
+ */
 export class OptionValues {
-  private readonly values = new Map<string, unknown>();
-  set(section: string, key: string, value: unknown): void {
-    this.values.set(`${section}\u0000${key}`, value);
+  private readonly values = new Map<string, { type: OptionType; value: unknown }>();
+  set(section: string, key: string, type: OptionType, value: unknown): void {
+    this.values.set(`${section}\u0000${key}`, { type, value });
   }
+  /** The value whatever its type (undefined: not set and no default). */
   get(section: string, key: string): unknown {
-    return this.values.get(`${section}\u0000${key}`);
+    return this.values.get(`${section}\u0000${key}`)?.value;
+  }
+  /** A 'bool' or 'enabled-disabled' option. */
+  bool(section: string, key: string): boolean {
+    return this.typed(section, key, ['bool', 'enabled-disabled']) as boolean;
+  }
+  /** An 'int' option, or a 'timespan' one (seconds). */
+  int(section: string, key: string): number {
+    return this.typed(section, key, ['int', 'timespan']) as number;
+  }
+  /** A 'string' option (undefined: not set and no default). */
+  string(section: string, key: string): string | undefined {
+    return this.typed(section, key, ['string']) as string | undefined;
+  }
+  /** A 'choice' option: one of its schema's choices, typed by them. */
+  choice<T extends string>(section: string, key: string, _choices: readonly T[]): T {
+    return this.typed(section, key, ['choice']) as T;
+  }
+  /** A 'plus-list' option: items among its schema's choices, typed by them. */
+  list<T extends string>(section: string, key: string, _choices: readonly T[]): T[] {
+    return this.typed(section, key, ['plus-list']) as T[];
+  }
+  /** The 'ip-family' option. */
+  ipFamily(section: string, key: string): IpFamily {
+    return this.typed(section, key, ['ip-family']) as IpFamily;
+  }
+  private typed(section: string, key: string, types: readonly OptionType[]): unknown {
+    const entry = this.values.get(`${section}\u0000${key}`);
+    if (!entry || !types.includes(entry.type)) {
+      throw new Error(`option [${section}] ${key}: the schema gives it no ${types.join('/')} value`);
+    }
+    return entry.value;
   }
 }
 
@@ -158,7 +197,7 @@ export function readOptions(
           if (c.value !== undefined) value = c.value;
         }
       }
-      values.set(section.name, option.key, value);
+      values.set(section.name, option.key, option.type, value);
     }
   }
   return { values, controllers, excludes };
@@ -182,9 +221,9 @@ function common(
   excludes: ExcludeEntry[],
 ) {
   return {
-    tron: values.get('Global', 'tron') as boolean,
-    ignoreIface: values.get('Global', 'ignore-iface') as boolean,
-    ipFamily: values.get('Global', 'ip-family') as IpFamily,
+    tron: values.bool('Global', 'tron'),
+    ignoreIface: values.bool('Global', 'ignore-iface'),
+    ipFamily: values.ipFamily('Global', 'ip-family'),
     connect: globalConnect(values, schema),
     controllers,
     excludes,
@@ -201,14 +240,13 @@ export function parseStafdConfig(text: string, file: string = STAFD_SCHEMA.file)
   const { values, controllers, excludes } = readOptions(doc, STAFD_SCHEMA, 'stafd', sink);
   const config: StafdConfig = {
     ...common(values, STAFD_SCHEMA, controllers, excludes),
-    pleo: values.get('Global', 'pleo') as boolean,
-    zeroconf: values.get('Service Discovery', 'zeroconf') as boolean,
+    pleo: values.bool('Global', 'pleo'),
+    zeroconf: values.bool('Service Discovery', 'zeroconf'),
     persistentConnections:
-      (values.get(DCCM, 'persistent-connections') as boolean) ||
-      (values.get('Global', 'persistent-connections') as boolean),
-    zeroconfConnectionsPersistence: values.get(DCCM, 'zeroconf-connections-persistence') as number,
-    kernelDiscovery: values.get(DCCM, 'kernel-discovery') as boolean,
-    bounds: Object.fromEntries(DC_BOUNDS.map((b) => [b.prop, values.get(DCCM, b.key) as number])) as DcBounds,
+      values.bool(DCCM, 'persistent-connections') || values.bool('Global', 'persistent-connections'),
+    zeroconfConnectionsPersistence: values.int(DCCM, 'zeroconf-connections-persistence'),
+    kernelDiscovery: values.bool(DCCM, 'kernel-discovery'),
+    bounds: Object.fromEntries(DC_BOUNDS.map((b) => [b.prop, values.int(DCCM, b.key)])) as DcBounds,
   };
   return sink.result(config);
 }
@@ -218,12 +256,12 @@ export function parseStacdConfig(text: string, file: string = STACD_SCHEMA.file)
   const sink = new DiagnosticSink(file);
   const doc = parseIni(text, sink);
   const { values, controllers, excludes } = readOptions(doc, STACD_SCHEMA, 'stacd', sink);
-  const ncc = values.get(IOCCM, 'connect-attempts-on-ncc') as number;
+  const ncc = values.int(IOCCM, 'connect-attempts-on-ncc');
   const config: StacdConfig = {
     ...common(values, STACD_SCHEMA, controllers, excludes),
-    udevRule: values.get('Global', 'udev-rule') as boolean,
-    disconnectScope: values.get(IOCCM, 'disconnect-scope') as DisconnectScope,
-    disconnectTrtypes: values.get(IOCCM, 'disconnect-trtypes') as DisconnectTrtype[],
+    udevRule: values.bool('Global', 'udev-rule'),
+    disconnectScope: values.choice(IOCCM, 'disconnect-scope', DISCONNECT_SCOPES),
+    disconnectTrtypes: values.list(IOCCM, 'disconnect-trtypes', DISCONNECT_TRTYPES),
     connectAttemptsOnNcc: ncc === 1 ? 2 : ncc,
   };
   return sink.result(config);

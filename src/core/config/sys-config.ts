@@ -20,7 +20,7 @@ export interface SysConfig {
 export function parseSysConfig(text: string, file: string = SYS_SCHEMA.file): ConfigResult<SysConfig> {
   const sink = new DiagnosticSink(file);
   const { values } = readOptions(parseIni(text, sink), SYS_SCHEMA, 'stafd', sink);
-  const get = (key: string): string | undefined => values.get('Host', key) as string | undefined;
+  const get = (key: string): string | undefined => values.string('Host', key);
   const config: { nqn: string; id: string; key?: string; symname?: string } = {
     nqn: get('nqn')!,
     id: get('id')!,
