@@ -13,6 +13,9 @@
  *   dbus-next falls back to node:net without them, as it does in the build tree, where they are not installed.
  * - The native addon is not copied: src/adapters/native.ts finds `stas_native.node` next to the bundle where
  *   `make install` puts it, or the build tree's build/Release/ for dist/bundle/.
+ * - Whitespace and syntax are minified, names are not (stack traces stay readable); the RSS of an idle daemon
+ *   is ~1 MiB lower than with the sources as tsc writes them.
+ * - `node dist/tools/bundle.js DIR` writes the bundle to DIR instead (a helper's own build tree).
  * - THIRD-PARTY-LICENSES: the license texts of the inlined production dependencies (`npm ls --omit=dev`).
  */
 import { execFileSync } from 'node:child_process';
@@ -76,6 +79,10 @@ export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> 
     external: ['usocket', 'x11'],
     // Function and class names as tsc's output has them (error names, stack traces).
     keepNames: true,
+    // Whitespace and syntax minified, identifiers kept (readable stack traces): the sources V8 holds in memory for
+    // each program are ~40% smaller (issue 14 §3: -0.9 MiB RSS per idle daemon).
+    minifyWhitespace: true,
+    minifySyntax: true,
     legalComments: 'none',
     banner: {
       js: "import { createRequire as __stasCreateRequire } from 'node:module';\nconst require = __stasCreateRequire(import.meta.url);",

@@ -127,6 +127,8 @@ export interface StafdProcessOptions {
   clientTimeoutMs?: number;
   /** Deadline for stafd to be on the bus and serving metrics, ms (default 30 000). */
   startMs?: number;
+  /** The program to run (default {@link STAFD_JS}; e.g. the bundle's stafd.mjs). */
+  script?: string;
 }
 
 /** Starts a private dbus-daemon and stafd on it with `--metrics 127.0.0.1:0`; resolves once both answer. */
@@ -139,7 +141,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
   writeFileSync(conf, userspaceDcs(`[Service Discovery]\nzeroconf = disabled\n${o.conf}`));
   const proc = spawn(
     process.execPath,
-    [STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', '127.0.0.1:0'],
+    [o.script ?? STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', '127.0.0.1:0'],
     {
       env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
       stdio: ['ignore', 'pipe', 'pipe'],
