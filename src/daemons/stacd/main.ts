@@ -10,15 +10,16 @@ import { KernelFabrics } from '../../adapters/kernel/fabrics.js';
 import { ownershipRegistry } from '../../adapters/kernel/registry.js';
 import { scanControllers } from '../../adapters/kernel/sysfs.js';
 import { UeventMonitor } from '../../adapters/kernel/uevents.js';
+import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { localInterfaces } from '../../adapters/net-interfaces.js';
 import { maskAutoconnectRule, unmaskAutoconnectRule } from '../../adapters/udev-rule.js';
 import { parseStacdConfig, type StacdConfig } from '../../core/config/service-config.js';
+import { errorText } from '../../core/log.js';
 import type { StafdView } from '../../core/stacd/plan.js';
 import { stafdViewFromJson } from '../../core/stacd/stafd-view.js';
 import { VERSION } from '../../version.js';
 import { exportStacdApi } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
-import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { StacdMetrics } from './metrics.js';
 import { StacdService } from './service.js';
 import { StafdViewCache } from './stafd-view-cache.js';
@@ -61,7 +62,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     bus = await openSystemBus({ onClose: () => log('error', 'Lost the connection to D-Bus') });
   } catch (e) {
-    log('error', `D-Bus: ${(e as Error).message}`);
+    log('error', `D-Bus: ${errorText(e)}`);
     return 1;
   }
   const staf = stafClient(bus, { timeoutMs: 10_000 });
@@ -74,7 +75,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         ignoreIface: config.ignoreIface,
       });
     } catch (e) {
-      log('warning', `stafd did not answer: ${(e as Error).message}`);
+      log('warning', `stafd did not answer: ${errorText(e)}`);
       return { answered: false };
     }
   };
@@ -121,7 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     await exportStacdApi(bus, service, log);
   } catch (e) {
-    log('error', `D-Bus: ${(e as Error).message}`);
+    log('error', `D-Bus: ${errorText(e)}`);
     return 1;
   }
 
@@ -141,7 +142,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     log(
       'warning',
-      `No kernel uevents (${(e as Error).message}): controllers that vanish are noticed at the next pass only`,
+      `No kernel uevents (${errorText(e)}): controllers that vanish are noticed at the next pass only`,
     );
   }
 
@@ -151,7 +152,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       try {
         maskAutoconnectRule();
       } catch (e) {
-        log('warning', `Cannot shadow nvme-cli's udev rule: ${(e as Error).message}`);
+        log('warning', `Cannot shadow nvme-cli's udev rule: ${errorText(e)}`);
       }
   };
   applyUdevRule();

@@ -6,6 +6,7 @@
  */
 import { type Connected, KernelConnectError } from '../../adapters/kernel/fabrics.js';
 import type { OwnershipRegistry } from '../../adapters/kernel/registry.js';
+import { loadOwned, saveOwned } from '../../adapters/lkc-file.js';
 import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
@@ -15,7 +16,7 @@ import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { canonicalIp } from '../../core/ipaddr.js';
 import type { KernelController } from '../../core/kernel-controller.js';
-import type { LogFn } from '../../core/log.js';
+import { errorText, type LogFn } from '../../core/log.js';
 import type { InterfaceMap } from '../../core/match.js';
 import { EFlags } from '../../core/nvme/discovery-log.js';
 import { pyJsonDumps } from '../../core/pprint.js';
@@ -38,7 +39,6 @@ import {
   sysfsAttributes,
 } from '../process-info.js';
 import type { TidArgs } from '../stafd/service.js';
-import { loadOwned, saveOwned } from '../../adapters/lkc-file.js';
 
 /** The kernel as stacd uses it: controllers, connects, and the ownership registry (tests substitute a fake). */
 export interface KernelPort extends OwnershipRegistry {
@@ -163,7 +163,7 @@ export class StacdService {
     this.scheduler = new PassScheduler(() => this.reconcile({ backoff: true }), {
       ...(opts.minPassIntervalMs !== undefined ? { minIntervalMs: opts.minPassIntervalMs } : {}),
       ...(opts.schedulerClock ? { clock: opts.schedulerClock } : {}),
-      onError: (e) => opts.log('error', `Reconciliation pass failed: ${(e as Error).message}`),
+      onError: (e) => opts.log('error', `Reconciliation pass failed: ${errorText(e)}`),
     });
     if (opts.lkcPath) this.owned = loadOwned(opts.lkcPath);
   }
@@ -281,7 +281,7 @@ export class StacdService {
         try {
           saveOwned(this.opts.lkcPath, this.owned);
         } catch (e) {
-          this.opts.log('error', `Unable to save last known config: ${(e as Error).message}`);
+          this.opts.log('error', `Unable to save last known config: ${errorText(e)}`);
         }
       }
       return plan;
@@ -410,7 +410,7 @@ export class StacdService {
             const auth = req.dhchapSecret !== undefined && AUTH_FAILURE_CODES.has(code);
             const detail = auth
               ? authFailureText(code, item.desired?.entry?.dhchapSecret !== undefined, !!req.dhchapCtrlSecret)
-              : (e as Error).message;
+              : errorText(e);
             // One error per kind of failure, not per retry: a new kind (the target is back, but refuses the
             // secret) is shown again.
             const kind = auth ? `authentication ${code}` : code || (e as Error).name;
@@ -450,7 +450,7 @@ export class StacdService {
           } catch (e) {
             this.opts.log(
               'error',
-              `${item.tid.toString()} | ${item.device} - Failed to disconnect: ${(e as Error).message}`,
+              `${item.tid.toString()} | ${item.device} - Failed to disconnect: ${errorText(e)}`,
             );
           }
         }

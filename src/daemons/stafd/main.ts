@@ -6,14 +6,15 @@ import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
 import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/kernel-dc-session.js';
+import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
 import { DiscoverySession } from '../../adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
+import { errorText } from '../../core/log.js';
 import { VERSION } from '../../version.js';
 import { exportStafdApi, type StafdDbus } from '../dbus-api.js';
 import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../program.js';
 import { dcSessionFactory } from './dc-host.js';
-import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { StafdMetrics } from './metrics.js';
 import { StafdService } from './service.js';
 import { startZeroconf, type Zeroconf } from './zeroconf.js';
@@ -91,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     bus = await openSystemBus({ onClose: () => log('error', 'Lost the connection to D-Bus') });
     dbus = await exportStafdApi(bus, service, log);
   } catch (e) {
-    log('error', `D-Bus: ${(e as Error).message}`);
+    log('error', `D-Bus: ${errorText(e)}`);
     return 1;
   }
 

@@ -4,6 +4,7 @@
  * passes start at least 250 ms apart), runs each one, persists the last-known configuration, and answers the
  * org.nvmexpress.staf D-Bus API. No D-Bus, Avahi or process concerns here: those are wired by the program.
  */
+import { LkcWriter, loadLkc, type SavedDc } from '../../adapters/lkc-file.js';
 import { type Resolver, systemResolver } from '../../adapters/resolver.js';
 import type { ControllerEntry } from '../../core/config/controller-line.js';
 import { DC_BOUNDS } from '../../core/config/schema.js';
@@ -13,7 +14,7 @@ import { EventLog } from '../../core/events.js';
 import type { ExcludeFields } from '../../core/exclude.js';
 import type { HostIdentity } from '../../core/host-identity.js';
 import { parseIp } from '../../core/ipaddr.js';
-import type { LogFn } from '../../core/log.js';
+import { errorText, type LogFn } from '../../core/log.js';
 import { type PyValue, pyJsonDumps } from '../../core/pprint.js';
 import {
   type BoundHit,
@@ -38,7 +39,6 @@ import {
   sysfsAttributes,
 } from '../process-info.js';
 import { type DcTiming, DiscoveryControllerRunner, type SessionFactory } from './discovery-controller.js';
-import { LkcWriter, loadLkc, type SavedDc } from '../../adapters/lkc-file.js';
 
 export type TidArgs = [string, string, string, string, string, string, string];
 
@@ -133,7 +133,7 @@ export class StafdService {
     this.scheduler = new PassScheduler(() => this.reconcile(), {
       ...(opts.minPassIntervalMs !== undefined ? { minIntervalMs: opts.minPassIntervalMs } : {}),
       ...(opts.schedulerClock ? { clock: opts.schedulerClock } : {}),
-      onError: (e) => opts.log('error', `Reconciliation pass failed: ${(e as Error).message}`),
+      onError: (e) => opts.log('error', `Reconciliation pass failed: ${errorText(e)}`),
     });
     this.lkc = opts.lkcPath ? new LkcWriter(opts.lkcPath, { log: opts.log }) : undefined;
   }
@@ -210,7 +210,7 @@ export class StafdService {
           } catch (e) {
             this.opts.log(
               'error',
-              `Cannot resolve "${entry.traddr}" (${this.opts.confFile}:${entry.line}): ${(e as Error).message}`,
+              `Cannot resolve "${entry.traddr}" (${this.opts.confFile}:${entry.line}): ${errorText(e)}`,
             );
             return;
           }
