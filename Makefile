@@ -15,6 +15,7 @@ COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 DOCDIR := $(PREFIX)/share/doc/stas
 DEBDIR ?= dist
 BUNDLE ?= dist/bundle
+DAEMON_NODE_FLAGS ?= --max-semi-space-size=1
 NODE ?= /usr/bin/node
 
 .PHONY: all install uninstall deb
@@ -34,8 +35,10 @@ install:
 	install -m 0644 $(BUNDLE)/*.mjs $(DESTDIR)$(LIBDIR)/
 	install -m 0644 build/Release/stas_native.node $(DESTDIR)$(LIBDIR)/stas_native.node
 	install -m 0644 $(BUNDLE)/THIRD-PARTY-LICENSES $(DESTDIR)$(DOCDIR)/
+	# The daemons' young generation capped at 1 MiB per semi-space (README "Figures": stafd with a 65,536-entry log
+	# stays at ~86 MiB instead of ~145 MiB; same CPU).
 	for p in stafd stacd; do \
-	  printf '#!/bin/sh\nexec %s %s/%s.mjs "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(SBINDIR)/$$p; \
+	  printf '#!/bin/sh\nexec %s $(DAEMON_NODE_FLAGS) %s/%s.mjs "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(SBINDIR)/$$p; \
 	  chmod 0755 $(DESTDIR)$(SBINDIR)/$$p; done
 	for p in stafctl stacctl stasadm; do \
 	  printf '#!/bin/sh\nexec %s %s/%s.mjs "$$@"\n' '$(NODE)' '$(LIBDIR)' $$p > $(DESTDIR)$(BINDIR)/$$p; \

@@ -6,7 +6,8 @@
  *   2. stafd with one DC (the test double on loopback) serving a 10,000 and a 65,536-entry log: RSS and peak once
  *      the log is cached and the last-known config written.
  * Figures only, no assertions. Usage: node dist/bench/memory.js [settle seconds, default 3]
- * STAS_BUNDLE=DIR measures the bundle in DIR instead of dist/bundle/.
+ * STAS_BUNDLE=DIR measures the bundle in DIR instead of dist/bundle/. The daemons run with the node flags `make install`
+ * gives them (Makefile DAEMON_NODE_FLAGS), or STAS_DAEMON_FLAGS ('' for none).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,10 @@ import { HOSTID, HOSTNQN, sample, startStafd, until } from '../test/support/staf
 const BUNDLE = process.env['STAS_BUNDLE'] ?? fileURLToPath(new URL('../bundle/', import.meta.url));
 const SETTLE_MS = Number(process.argv[2] ?? 3) * 1000;
 const NQN = 'nqn.2024-01.io.stas-bench:memory';
+/** Node flags of the installed daemons (Makefile DAEMON_NODE_FLAGS: `exec node FLAGS stafd.mjs`). */
+const DAEMON_FLAGS = (process.env['STAS_DAEMON_FLAGS'] ?? '--max-semi-space-size=1')
+  .split(' ')
+  .filter(Boolean);
 
 interface Mem {
   rss: number;
@@ -84,7 +89,7 @@ async function idle(prog: 'stafd' | 'stacd'): Promise<Mem> {
     writeFileSync(join(dir, 'sys.conf'), `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
     writeFileSync(join(dir, `${prog}.conf`), '[Service Discovery]\nzeroconf = disabled\n');
     return await measure(
-      [program(prog), '-f', join(dir, `${prog}.conf`), '--sys-conf', join(dir, 'sys.conf')],
+      [...DAEMON_FLAGS, program(prog), '-f', join(dir, `${prog}.conf`), '--sys-conf', join(dir, 'sys.conf')],
       { DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
       / running \(config /,
     );
@@ -98,11 +103,17 @@ async function withLog(n: number): Promise<Mem & { lkcKiB: number }> {
   const log = Array.from({ length: n }, (_, i) => ioEntry(i));
   const h = new DiscoveryTarget({ logFor: (q) => (q === NQN ? log : undefined) });
   await h.start();
+  // startStafd runs `node script`: the flags go through NODE_OPTIONS.
+  const nodeOptions = process.env['NODE_OPTIONS'];
+  process.env['NODE_OPTIONS'] = [nodeOptions ?? '', ...DAEMON_FLAGS].join(' ').trim();
   const s = await startStafd({
     conf: `[Global]\nkato = 0\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${h.port};nqn=${NQN}\n`,
     clientTimeoutMs: 60_000,
     startMs: 60_000,
     script: program('stafd'),
+  }).finally(() => {
+    if (nodeOptions === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = nodeOptions;
   });
   try {
     await until('the log cached', async () => sample(await s.metrics(), 'stas_dlpe') === n, 600_000);
@@ -133,7 +144,9 @@ const f1 = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1));
 const row = (label: string, m: Mem, extra = '') =>
   `  ${label.padEnd(22)}${[m.rss, m.pss, m.anon, m.file, m.hwm].map((x) => f1(x).padStart(8)).join('')}${extra}`;
 
-console.log(`Memory of the bundle in ${BUNDLE} (MiB; Node ${process.version})`);
+console.log(
+  `Memory of the bundle in ${BUNDLE} (MiB; Node ${process.version}; daemons: node ${DAEMON_FLAGS.join(' ')})`,
+);
 console.log(`  ${''.padEnd(22)}${['RSS', 'PSS', 'anon', 'file', 'peak'].map((h) => h.padStart(8)).join('')}`);
 console.log(
   row(
