@@ -9,13 +9,13 @@
  * Each of CHANGES changes links one new subsystem to the port (nvmet sends the AEN) and times link → a controller
  * of that subsystem in state `live` (sysfs polled every 10 ms); for stas, then unlinks each (nvmet drops its
  * controllers; stacd disconnects them) and times unlink → the controller gone. The rule never disconnects anything.
- * Also counted, per change: stacd passes, stafd log page reads and AENs (metrics).
+ * Also counted, per change: stacd passes, stafd log page reads and AENs (metrics); and each daemon's RSS once
+ * settled, before the first change (idle). The shared parts are in bench/lab-bench.ts; bench/report.ts runs this
+ * with the other benches in one boot (STAS_BENCH_JSON: the figures as JSON).
  * Figures only: nothing here asserts a timing.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { request } from 'node:http';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,81 +25,32 @@ import {
   disconnectAll,
   fabricsConnect,
   GUEST_BUSYBOX,
-  labSkipReason,
   newHostIdentity,
   resetLab,
   writeHostIdentity,
 } from '../test/lab/support/host.js';
 import { DISCOVERY_NQN, Nvmet, type Port } from '../test/lab/support/nvmet.js';
 import { controllerLine, type DcHost, stafdConf } from '../test/lab/support/stafd-run.js';
-import { clearRegistry, StasRun } from '../test/lab/support/stas-run.js';
+import {
+  addSubsystems,
+  clearRegistry,
+  emit,
+  gone,
+  live,
+  pct,
+  procStats,
+  requireLab,
+  StasDaemons,
+  table,
+  timeUntil,
+  until,
+} from './lab-bench.js';
 
-const skip = labSkipReason();
-if (skip) {
-  console.error(`bench: ${skip}. Run it with bench/aen-latency.sh.`);
-  process.exit(2);
-}
+requireLab('aen-latency');
 const N = Number(process.argv[2] ?? 16);
 const CHANGES = Number(process.argv[3] ?? 20);
 const HOSTS = (process.argv[4] ?? 'kernel,userspace').split(',') as DcHost[];
 const nqn = (i: number) => `nqn.2024-01.io.stas-bench:base${i}`;
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-
-const pct = (xs: number[], p: number) =>
-  xs.length
-    ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!
-    : Number.NaN;
-
-/** The device of a controller of `subnqn` that satisfies `ok` (sysfs), polled every 10 ms; the time it took. */
-async function timeUntil(ok: () => Promise<boolean>, limitMs = 60_000): Promise<number | undefined> {
-  const t0 = now();
-  while (now() - t0 < limitMs) {
-    if (await ok()) return now() - t0;
-    await sleep(10);
-  }
-  return undefined;
-}
-const devicesOf = async (subnqn: string): Promise<string[]> => {
-  const out: string[] = [];
-  for (const d of await readdir('/sys/class/nvme')) {
-    try {
-      if (readFileSync(`/sys/class/nvme/${d}/subsysnqn`, 'utf8').trim() === subnqn) out.push(d);
-    } catch {
-      // going away
-    }
-  }
-  return out;
-};
-const live = (subnqn: string) => async () => {
-  for (const d of await devicesOf(subnqn)) {
-    try {
-      if (readFileSync(`/sys/class/nvme/${d}/state`, 'utf8').trim() === 'live') return true;
-    } catch {
-      // going away
-    }
-  }
-  return false;
-};
-const gone = (subnqn: string) => async () => (await devicesOf(subnqn)).length === 0;
-
-/** GET /metrics over a unix socket: the value of each unlabelled sample asked for. */
-function metrics(socketPath: string, names: string[]): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/metrics' }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        const out: Record<string, number> = {};
-        for (const n of names)
-          out[n] = Number(new RegExp(`^${n} (\\S+)$`, 'm').exec(body)?.[1] ?? Number.NaN);
-        resolve(out);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface PathResult {
   name: string;
@@ -109,6 +60,8 @@ interface PathResult {
   counts?: string;
   /** stacd's working pass of each added subsystem (process_info): its duration and phases. */
   passes?: { ms: number; phases: string }[];
+  /** RSS of each daemon once settled with the N base subsystems connected, before the first change. */
+  idleRss?: { stafd: number; stacd: number };
 }
 
 const host = newHostIdentity();
@@ -117,7 +70,7 @@ const nvmet = new Nvmet();
 await resetLab(nvmet);
 clearRegistry();
 const disc: Port = nvmet.addDiscoveryPort();
-for (let i = 0; i < N; i++) nvmet.addSubsystem({ nqn: nqn(i), namespaces: [], ports: [disc] });
+addSubsystems(nvmet, disc, N, nqn);
 let serial = 0;
 /** A new subsystem, not linked yet. */
 const newSubsystem = () => {
@@ -193,17 +146,14 @@ echo done >>${ruleLog}
 /** stas: stafd (DC host `dcHost`) and stacd, settled with the N base subsystems connected. */
 async function stasPath(dcHost: DcHost): Promise<PathResult> {
   clearRegistry();
-  const run = new StasRun(host);
-  run.writeStafdConf(stafdConf({ controllers: [controllerLine(disc.trsvcid, disc.traddr)], dcHost }));
-  run.writeStacdConf('[Global]\n');
-  const fm = join(run.dir, 'stafd-metrics.sock');
-  const cm = join(run.dir, 'stacd-metrics.sock');
-  run.args.stafd.push('--metrics', fm);
-  run.args.stacd.push('--metrics', cm);
-  await run.startStafd();
-  await run.startStacd();
-  await run.until('the base subsystems connected', baseConnected, 300_000);
-  await run.until('metrics', () => existsSync(fm) && existsSync(cm));
+  const run = new StasDaemons(host, {
+    stafd: stafdConf({ controllers: [controllerLine(disc.trsvcid, disc.traddr)], dcHost }),
+    stacd: '[Global]\n',
+  });
+  await run.start('stafd');
+  await run.start('stacd');
+  if (!(await until(baseConnected, 300_000)))
+    throw new Error(`the base subsystems not connected\n${run.output()}`);
   const r: PathResult = {
     name: `stas (stafd ${dcHost === 'kernel' ? 'kernel' : 'userspace'} DC, stacd)`,
     add: [],
@@ -211,17 +161,20 @@ async function stasPath(dcHost: DcHost): Promise<PathResult> {
     missed: 0,
     passes: [],
   };
-  const counters = async () => ({
-    ...(await metrics(fm, ['stas_log_page_reads_total', 'stas_aen_total'])),
-    ...(await metrics(cm, ['stas_reconcile_passes_total', 'stas_connects_total', 'stas_disconnects_total'])),
-  });
-  /** Settled: no pass running or due (process_info's config soak timer [off]). */
-  const settled = async () =>
-    (
-      (JSON.parse(await run.stac.processInfo()) as Record<string, string>)['config soak timer'] ?? ''
-    ).endsWith('[off]');
+  const counters = () =>
+    run.metrics({
+      stafd: ['stas_log_page_reads_total', 'stas_aen_total'],
+      stacd: ['stas_reconcile_passes_total', 'stas_connects_total', 'stas_disconnects_total'],
+    });
+  const settled = async () => {
+    if (!(await until(() => run.stacdSettled(), 60_000)))
+      throw new Error(`stacd not settled\n${run.output()}`);
+  };
   await sleep(500);
-  await run.until('stacd settled', settled);
+  await settled();
+  // Idle: settled, nothing changing; a second later so that what the start-up allocated can be collected.
+  await sleep(1000);
+  r.idleRss = { stafd: procStats(run.pid('stafd')).rssMiB, stacd: procStats(run.pid('stacd')).rssMiB };
   const c0 = await counters();
   const added: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
@@ -231,8 +184,8 @@ async function stasPath(dcHost: DcHost): Promise<PathResult> {
     const ms = await timeUntil(live(q));
     if (ms === undefined) r.missed++;
     else r.add.push(ms);
-    await run.until('stacd settled', settled);
-    const pi = JSON.parse(await run.stac.processInfo()) as Record<string, string>;
+    await settled();
+    const pi = await run.stacInfo();
     r.passes!.push({
       ms: Number.parseFloat(pi['last working pass'] ?? 'NaN'),
       phases: pi['last working pass phases'] ?? '',
@@ -247,7 +200,7 @@ async function stasPath(dcHost: DcHost): Promise<PathResult> {
     const ms = await timeUntil(gone(q));
     if (ms === undefined) r.missed++;
     else r.remove.push(ms);
-    await run.until('stacd settled', settled);
+    await settled();
     await sleep(300);
   }
   const c2 = await counters();
@@ -259,9 +212,7 @@ async function stasPath(dcHost: DcHost): Promise<PathResult> {
     `per removed: ${per(c1.stas_reconcile_passes_total!, c2.stas_reconcile_passes_total!)} passes, ` +
     `${per(c1.stas_log_page_reads_total!, c2.stas_log_page_reads_total!)} log reads, ` +
     `${per(c1.stas_disconnects_total!, c2.stas_disconnects_total!)} disconnects`;
-  await run.stop('stacd');
-  await run.stop('stafd');
-  await run.cleanup();
+  await run.stop();
   await disconnectAll();
   return r;
 }
@@ -276,8 +227,8 @@ console.log(
   `\nAEN -> new I/O controller live, removal -> gone (kernel lab, same boot; N=${N} subsystems connected, ` +
     `${CHANGES} changes each; sysfs polled every 10 ms):\n`,
 );
-const rows = [
-  ['path', 'add p50', 'add p95', 'add max', 'remove p50', 'remove p95', 'missed'],
+table([
+  ['path', 'add p50', 'add p95', 'add max', 'remove p50', 'remove p95', 'missed', 'idle RSS stafd/stacd'],
   ...results.map((r) => [
     r.name,
     f(pct(r.add, 50)),
@@ -286,10 +237,9 @@ const rows = [
     r.remove.length ? f(pct(r.remove, 50)) : 'never',
     r.remove.length ? f(pct(r.remove, 95)) : '',
     String(r.missed),
+    r.idleRss ? `${r.idleRss.stafd.toFixed(0)}/${r.idleRss.stacd.toFixed(0)} MiB` : '',
   ]),
-];
-const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-for (const row of rows) console.log(`  ${row.map((c, i) => c.padEnd(w[i]!)).join('  ')}`.trimEnd());
+]);
 console.log('');
 for (const r of results) {
   console.log(`  ${r.name}: add ${r.add.map((x) => x.toFixed(0)).join(' ')}`);
@@ -303,3 +253,20 @@ for (const r of results) {
   }
   if (r.counts) console.log(`  ${' '.repeat(r.name.length)}  ${r.counts}`);
 }
+emit('aen', {
+  n: N,
+  changes: CHANGES,
+  paths: results.map((r) => ({
+    name: r.name,
+    kind: r.passes ? 'stas' : 'udev',
+    addP50: pct(r.add, 50),
+    addP95: pct(r.add, 95),
+    removeP50: pct(r.remove, 50),
+    removeP95: pct(r.remove, 95),
+    added: r.add.length,
+    removed: r.remove.length,
+    missed: r.missed,
+    idleRss: r.idleRss,
+    counts: r.counts,
+  })),
+});

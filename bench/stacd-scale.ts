@@ -9,59 +9,33 @@
  * Then, on the largest N, the AEN → new IOC connected latency over AEN_ROUNDS changes.
  * Figures only: nothing here asserts a timing. STAS_BENCH_PROF=DIR adds V8 CPU profiles of both daemons.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync, writeSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { stacClient } from '../src/adapters/dbus/clients.js';
-import { openSystemBus } from '../src/adapters/dbus/service.js';
+import { execFileSync } from 'node:child_process';
+import { disconnectAll, newHostIdentity, resetLab, writeHostIdentity } from '../test/lab/support/host.js';
+import { Nvmet, type Port } from '../test/lab/support/nvmet.js';
 import {
-  disconnectAll,
-  labSkipReason,
-  newHostIdentity,
-  resetLab,
-  writeHostIdentity,
-} from '../test/lab/support/host.js';
-import { Nvmet } from '../test/lab/support/nvmet.js';
-import { startDbusDaemon } from '../test/support/dbus-daemon.js';
+  addSubsystems,
+  bareWrites,
+  clearRegistry,
+  dcCount,
+  emit,
+  ioCount,
+  median,
+  now,
+  pct,
+  procStats,
+  requireLab,
+  StasDaemons,
+  table,
+  until,
+} from './lab-bench.js';
 
-const skip = labSkipReason();
-if (skip) {
-  console.error(`bench: ${skip}. Run it with bench/stacd-scale.sh.`);
-  process.exit(2);
-}
+requireLab('stacd-scale');
 const sizes = (process.argv[2] ?? '16,64,256').split(',').map(Number);
 const AEN_ROUNDS = Number(process.argv[3] ?? 20);
 const ROUNDS = Number(process.argv[4] ?? 3);
 const nqn = (i: number) => `nqn.2024-01.io.stas-bench:s${i}`;
-const now = () => Number(process.hrtime.bigint()) / 1e6;
-// A cheap count (one directory listing) so that the bench's own polling does not compete with stacd for the CPUs.
-const ioCount = async () => (await readdir('/sys/class/nvme')).length;
-async function until(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
-  const end = now() + ms;
-  while (now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
-const pct = (xs: number[], p: number) =>
-  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const msText = (x: number) => `${x.toFixed(0)} ms`;
 const over = (x: number, base: number) => `${(((x - base) / base) * 100).toFixed(0)} %`;
-
-function procStats(pid: number): { cpuMs: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-  return { cpuMs: (ticks * 1000) / 100, peakRssMiB: Number(hwm ?? 0) / 1024 };
-}
 
 interface Round {
   bare: number;
@@ -86,101 +60,73 @@ const aenLatencies: number[] = [];
 const results: { n: number; rounds: Round[] }[] = [];
 
 /** One round on a target with N subsystems behind the discovery port; the AEN rounds run if `aen` is set. */
-async function round(n: number, disc: ReturnType<Nvmet['addDiscoveryPort']>, aen: boolean): Promise<Round> {
+async function round(n: number, disc: Port, aen: boolean): Promise<Round> {
   // 1. The limit: N connect writes back to back, then N deletes.
+  const bare = bareWrites(n, nqn, host, disc);
   let t0 = now();
-  for (let i = 0; i < n; i++) {
-    const fd = openSync('/dev/nvme-fabrics', 'r+');
-    writeSync(
-      fd,
-      `transport=tcp,traddr=127.0.0.1,trsvcid=8009,nqn=${nqn(i)},hostnqn=${host.hostnqn},hostid=${host.hostid}`,
-    );
-    readSync(fd, Buffer.alloc(64), 0, 64, 0);
-    closeSync(fd);
-  }
-  const bare = now() - t0;
-  t0 = now();
   await disconnectAll();
   const bareDeletes = now() - t0;
 
   // 2. nvme-cli.
   t0 = now();
-  execFileSync('nvme', ['connect-all', '-t', 'tcp', '-a', '127.0.0.1', '-s', '8009'], { stdio: 'ignore' });
+  execFileSync('nvme', ['connect-all', '-t', 'tcp', '-a', disc.traddr, '-s', String(disc.trsvcid)], {
+    stdio: 'ignore',
+  });
   await until(async () => (await ioCount()) >= n, 120_000);
   const cli = now() - t0;
   await disconnectAll();
+  clearRegistry();
 
-  // 3. stafd + stacd.
-  const dbus = await startDbusDaemon();
-  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
-  writeFileSync(join(dir, 'sys.conf'), `[Host]\nnqn = ${host.hostnqn}\nid = ${host.hostid}\n`);
-  writeFileSync(
-    join(dir, 'stafd.conf'),
-    '[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=8009\n',
+  // 3. stafd + stacd. STAS_BENCH_PROF=DIR: V8 CPU profiles of both daemons (node --cpu-prof), one per daemon and size.
+  const run = new StasDaemons(
+    host,
+    {
+      stafd: `[Service Discovery]\nzeroconf = disabled\n[Controllers]\ncontroller = transport=tcp;traddr=${disc.traddr};trsvcid=${disc.trsvcid}\n`,
+      stacd: '[Global]\n',
+    },
+    (prog) =>
+      process.env.STAS_BENCH_PROF
+        ? [
+            '--cpu-prof',
+            `--cpu-prof-dir=${process.env.STAS_BENCH_PROF}`,
+            `--cpu-prof-name=${prog}-${n}.cpuprofile`,
+          ]
+        : [],
   );
-  const stacdConf = join(dir, 'stacd.conf');
-  writeFileSync(stacdConf, '[Global]\n');
-  const env = { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address };
-  // STAS_BENCH_PROF=DIR: V8 CPU profiles of both daemons (node --cpu-prof), one per daemon and size.
-  const prof = (name: string) =>
-    process.env.STAS_BENCH_PROF
-      ? [
-          '--cpu-prof',
-          `--cpu-prof-dir=${process.env.STAS_BENCH_PROF}`,
-          `--cpu-prof-name=${name}-${n}.cpuprofile`,
-        ]
-      : [];
-  const stafd = spawn(
-    process.execPath,
-    [
-      ...prof('stafd'),
-      'dist/src/cli/stafd.js',
-      '-f',
-      join(dir, 'stafd.conf'),
-      '--sys-conf',
-      join(dir, 'sys.conf'),
-    ],
-    { env: { ...env, RUNTIME_DIRECTORY: join(dir, 'f') }, stdio: 'ignore' },
-  );
-  const bus = await openSystemBus({ address: dbus.address });
-  // Let stafd fetch the log first: the stacd figures are stacd's own work.
-  await new Promise((r) => setTimeout(r, 3000));
+  await run.start('stafd');
+  // Let stafd fetch the log first: the stacd figures are stacd's own work. (nvmet's log may also list the
+  // discovery subsystem itself: at least N entries.)
+  await until(async () => (await run.metrics({ stafd: ['stas_dlpe'] })).stas_dlpe! >= n, 300_000);
+  // stafd's kernel DC is in /sys/class/nvme too.
+  const dcs = await dcCount();
   t0 = now();
-  const stacd = spawn(
-    process.execPath,
-    [...prof('stacd'), 'dist/src/cli/stacd.js', '-f', stacdConf, '--sys-conf', join(dir, 'sys.conf')],
-    { env: { ...env, RUNTIME_DIRECTORY: join(dir, 'c') }, stdio: 'ignore' },
-  );
-  await until(async () => (await ioCount()) >= n, 300_000);
+  await run.start('stacd', false);
+  await until(async () => (await ioCount()) >= n + dcs, 300_000);
   const cold = now() - t0;
-  const stac = stacClient(bus);
-  const info = async () => JSON.parse(await stac.processInfo()) as Record<string, string>;
-  /** Waits for the end of a working pass: process_info reports a new duration once the pass has finished. */
-  const passDone = async (previous: string): Promise<Record<string, string>> => {
-    let i = await info();
-    await until(async () => {
-      i = await info();
-      return i['last working pass'] !== '' && i['last working pass'] !== previous;
-    }, 60_000);
-    return i;
-  };
-  const coldInfo = await passDone('');
+  await until(async () => {
+    try {
+      await run.stacInfo();
+      return true;
+    } catch {
+      return false;
+    }
+  }, 60_000);
+  const coldInfo = await run.passDone('');
   const coldPass = Number.parseFloat(coldInfo['last working pass'] ?? 'NaN');
   // Warm: disconnect everything through the config (SIGHUP), then connect it all again.
   const sighup = async (conf: string, cond: () => Promise<boolean>) => {
-    const before = (await info())['last working pass'] ?? '';
-    writeFileSync(stacdConf, conf);
-    stacd.kill('SIGHUP');
+    const before = (await run.stacInfo())['last working pass'] ?? '';
+    run.hupStacd(conf);
     await until(cond, 300_000);
-    const i = await passDone(before);
+    const i = await run.passDone(before);
     return {
       ms: Number.parseFloat(i['last working pass'] ?? 'NaN'),
       phases: i['last working pass phases'] ?? '',
     };
   };
-  const warmDisconnect = await sighup('[Global]\nip-family = ipv6\n', async () => (await ioCount()) === 0);
-  const warmConnect = await sighup('[Global]\n', async () => (await ioCount()) >= n);
-  const last = await info();
+  const warmDisconnect = await sighup('[Global]\nip-family = ipv6\n', async () => (await ioCount()) === dcs);
+  const warmConnect = await sighup('[Global]\n', async () => (await ioCount()) >= n + dcs);
+  const last = await run.stacInfo();
 
   // 4. AEN → new IOC connected.
   if (aen) {
@@ -193,17 +139,8 @@ async function round(n: number, disc: ReturnType<Nvmet['addDiscoveryPort']>, aen
       if (await until(async () => (await ioCount()) > before, 60_000)) aenLatencies.push(now() - t1);
     }
   }
-  const { cpuMs, peakRssMiB } = procStats(stacd.pid!);
-  const exited = (c: typeof stacd) =>
-    c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r));
-  stacd.kill('SIGTERM');
-  stafd.kill('SIGTERM');
-  await Promise.race([
-    Promise.all([exited(stacd), exited(stafd)]),
-    new Promise((r) => setTimeout(r, 20_000)),
-  ]);
-  bus.disconnect();
-  await dbus.stop();
+  const { cpuMs, hwmMiB: peakRssMiB } = procStats(run.pid('stacd'));
+  await run.stop();
   await disconnectAll();
   if (aen) for (let k = 0; k < AEN_ROUNDS; k++) nvmet.unlink(`nqn.2024-01.io.stas-bench:aen${k}`, disc);
   return {
@@ -225,8 +162,9 @@ async function round(n: number, disc: ReturnType<Nvmet['addDiscoveryPort']>, aen
 
 for (const n of sizes) {
   await resetLab(nvmet);
+  clearRegistry();
   const disc = nvmet.addDiscoveryPort();
-  for (let i = 0; i < n; i++) nvmet.addSubsystem({ nqn: nqn(i), namespaces: [], ports: [disc] });
+  addSubsystems(nvmet, disc, n, nqn);
   const rounds: Round[] = [];
   for (let r = 0; r < ROUNDS; r++) {
     rounds.push(await round(n, disc, n === sizes[sizes.length - 1] && r === ROUNDS - 1 && AEN_ROUNDS > 0));
@@ -236,16 +174,30 @@ for (const n of sizes) {
 }
 await resetLab(nvmet);
 
-const table = (rows: string[][]) => {
-  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(`  ${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}`.trimEnd());
-};
 console.log(
   `\nstacd scale (kernel lab: QEMU TCG, 2 vCPUs; medians of ${ROUNDS} rounds). A stacd pass = sysfs scan + registry +` +
     '\nstafd query + plan + execution, timed by stacd (process_info). Cold: the first pass after start;' +
     '\nwarm: a running stacd after SIGHUP. start→all connected adds node start-up and D-Bus set-up (no soak: the first pass starts at once).\n',
 );
 const m = (rs: Round[], k: keyof Round) => median(rs.map((r) => r[k] as number));
+emit('scale', {
+  rounds: ROUNDS,
+  sizes: results.map(({ n, rounds: rs }) => ({
+    n,
+    bare: m(rs, 'bare'),
+    cli: m(rs, 'cli'),
+    warm: m(rs, 'warmConnect'),
+    coldPass: m(rs, 'coldPass'),
+    cold: m(rs, 'cold'),
+    bareDeletes: m(rs, 'bareDeletes'),
+    warmDisconnect: m(rs, 'warmDisconnect'),
+    peakRssMiB: m(rs, 'rssMiB'),
+    every: rs.map((r) => ({ bare: r.bare, warm: r.warmConnect, coldPass: r.coldPass })),
+  })),
+  aen: aenLatencies.length
+    ? { n: sizes[sizes.length - 1], p50: pct(aenLatencies, 50), p95: pct(aenLatencies, 95) }
+    : undefined,
+});
 table([
   [
     'N',

@@ -6,6 +6,7 @@
  * /proc/sys/vm/drop_caches is writable (root, not in a container that hides it), a cold one: the caches are
  * dropped before each cold round. `node -e 0` is the floor. No assertion: figures only.
  * Usage: node dist/bench/startup.js [rounds]   (npm run build first: it makes dist/bundle/)
+ * STAS_BENCH_JSON=FILE also appends the medians to FILE as JSON (bench/report.ts).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { watchName } from '../src/adapters/dbus/clients.js';
 import { STACD_DBUS_NAME, STAFD_DBUS_NAME } from '../src/adapters/dbus/idl.js';
 import { openSystemBus } from '../src/adapters/dbus/service.js';
 import { haveDbusDaemon, startDbusDaemon } from '../test/support/dbus-daemon.js';
+import { emit } from './lab-bench.js';
 
 const rounds = Number(process.argv[2] ?? 7);
 const TSC = fileURLToPath(new URL('../src/cli/', import.meta.url));
@@ -151,3 +153,12 @@ process.stdout.write(
 );
 process.stdout.write('| what | warm: median (max) | cold: median (max) |\n|---|---|---|\n');
 for (const r of rows) process.stdout.write(`| ${r.what} | ${cell(r.warm)} | ${cell(r.cold)} |\n`);
+emit('startup', {
+  rounds,
+  canDrop,
+  rows: rows.map((r) => ({
+    what: r.what,
+    warm: r.warm.length ? median(r.warm) : null,
+    cold: r.cold.length ? median(r.cold) : null,
+  })),
+});
