@@ -9,7 +9,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { lkcJsonPieces, ownedJson, parseLkc, parseOwned, type SavedDc } from '../core/last-known-config.js';
 import { errorText, type LogFn } from '../core/log.js';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';

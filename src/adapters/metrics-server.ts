@@ -5,7 +5,7 @@
  * (the address was checked by parseMetricsListen).
  */
 import { chmodSync, existsSync, lstatSync, unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { connect, type Server } from 'node:net';
 import { dirname } from 'node:path';
 import { errorText } from '../core/log.js';
@@ -69,6 +69,8 @@ function listen(server: Server, l: MetricsListen): Promise<void> {
 
 /** Starts the endpoint; `render` is called on each scrape. Rejects when it cannot listen. */
 export async function startMetricsServer(l: MetricsListen, render: () => string): Promise<MetricsServer> {
+  // node:http is loaded here, not at start: a daemon without `metrics=` never pays for it.
+  const { createServer } = await import('node:http');
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics') {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { crc32c } from '../../src/core/nvme/crc32c.js';
+import { crc32, crc32c } from '../../src/core/nvme/crc32c.js';
 import { type Pdu, PduType, ProtocolError } from '../../src/core/nvme/pdu.js';
 import { PduParser } from '../../src/core/nvme/pdu-parser.js';
 import { serializePdu } from '../../src/core/nvme/pdu-serializer.js';
@@ -14,11 +14,15 @@ function parseAll(bytes: Uint8Array, digests = { hdgst: false, ddgst: false }): 
   return p.push(bytes);
 }
 
-test('CRC32C known answers', () => {
+test('CRC32C and CRC-32 known answers', () => {
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283);
   assert.equal(crc32c(Buffer.alloc(32)), 0x8a9136aa);
   assert.equal(crc32c(Buffer.alloc(32, 0xff)), 0x62a8ab43);
   assert.equal(crc32c(Buffer.from('56789'), crc32c(Buffer.from('1234'))), 0xe3069283);
+  // The standard CRC-32 (IEEE) of DHHC-1 secrets: the catalogue check value and zlib's results.
+  assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
+  assert.equal(crc32(Buffer.alloc(0)), 0);
+  assert.equal(crc32(Buffer.alloc(32)), 0x190a55ad);
 });
 
 test('ICReq: 128 bytes, PFV 0, HPDA, digest bits, MAXR2T', () => {
