@@ -88,9 +88,9 @@ export interface DcSessionOptions {
   subsysnqn: string;
   /** Keep-alive timeout in ms (0 = no keep-alive: the controller keeps no timer either). */
   katoMs: number;
-  /** Header and data digests. */
-  hdgst?: boolean;
-  ddgst?: boolean;
+  /** Header and data digests (hdr-digest, data-digest). */
+  hdrDigest?: boolean;
+  dataDigest?: boolean;
   /**
    * DH-HMAC-CHAP secret of the host (`DHHC-1:…`, dhchap_secret): used when the controller requires authentication.
    * Never logged.

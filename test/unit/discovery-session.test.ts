@@ -41,7 +41,7 @@ test('connect, identify, read the discovery log, orderly shutdown', async () => 
 test('header and data digests, and a log spread over many data PDUs and chunks', async () => {
   const entries = Array.from({ length: 700 }, (_, i) => ioEntry(i));
   const t = await target({ entries, maxDataPerPdu: 5000 });
-  const s = await connect(t, { hdgst: true, ddgst: true });
+  const s = await connect(t, { hdrDigest: true, dataDigest: true });
   const log = await s.readDiscoveryLog();
   assert.equal(log.entries.length, 700);
   assert.equal(log.entries[699]!.subnqn, 'nqn.2024-01.io.stas-test:subsys699');

@@ -249,8 +249,8 @@ export class KernelDcHost {
           kato: Math.round(opts.katoMs / 1000),
           ctrlLossTmo: opts.ctrlLossTmo,
           reconnectDelay: opts.reconnectDelay,
-          hdrDigest: opts.hdgst,
-          dataDigest: opts.ddgst,
+          hdrDigest: opts.hdrDigest,
+          dataDigest: opts.dataDigest,
           dhchapSecret: opts.dhchapSecret,
           dhchapCtrlSecret: opts.dhchapCtrlSecret,
         })

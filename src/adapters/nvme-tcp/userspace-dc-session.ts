@@ -245,8 +245,8 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
         type: 'icreq',
         pfv: 0,
         hpda: 0,
-        hdgst: !!this.opts.hdgst,
-        ddgst: !!this.opts.ddgst,
+        hdgst: !!this.opts.hdrDigest,
+        ddgst: !!this.opts.dataDigest,
         maxr2t: 0,
       }),
     );
@@ -254,7 +254,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     if (resp.type !== 'icresp') throw new PeerProtocolError(`expected ICResp, got ${resp.type}`);
     if (resp.pfv !== 0) throw new PeerProtocolError(`unsupported PDU format version ${resp.pfv}`);
     if (resp.cpda > 31) throw new PeerProtocolError(`invalid CPDA ${resp.cpda}`);
-    if ((resp.hdgst && !this.opts.hdgst) || (resp.ddgst && !this.opts.ddgst)) {
+    if ((resp.hdgst && !this.opts.hdrDigest) || (resp.ddgst && !this.opts.dataDigest)) {
       throw new PeerProtocolError('controller enabled a digest the host did not ask for');
     }
     this.wire = { hdgst: resp.hdgst, ddgst: resp.ddgst, pda: resp.cpda };

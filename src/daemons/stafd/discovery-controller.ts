@@ -64,8 +64,8 @@ export interface DcDeps {
   identity: HostIdentity;
   /** Keep-alive timeout for DC connections, seconds ([Global] kato / per-controller kato). */
   kato: number;
-  hdgst: boolean;
-  ddgst: boolean;
+  hdrDigest: boolean;
+  dataDigest: boolean;
   /** [Global] reconnect-delay and ctrl-loss-tmo (kernel DCs only; per-controller values override them). */
   kernel?: Pick<ConnectOptions, 'reconnectDelay' | 'ctrlLossTmo'>;
   /** pleo=enabled: ask DDCs for Port Local Entries Only when they support it. */
@@ -230,8 +230,8 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
         hostId: this.deps.identity.hostId,
         subsysnqn: this.tid.subsysnqn,
         katoMs: kato * 1000,
-        hdgst: this.entry?.overrides.hdrDigest ?? this.deps.hdgst,
-        ddgst: this.entry?.overrides.dataDigest ?? this.deps.ddgst,
+        hdrDigest: this.entry?.overrides.hdrDigest ?? this.deps.hdrDigest,
+        dataDigest: this.entry?.overrides.dataDigest ?? this.deps.dataDigest,
       });
     } catch (e) {
       this.onConnectFailure(e);
