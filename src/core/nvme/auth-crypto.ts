@@ -16,8 +16,8 @@
  * hh 00), as current kernels use it.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { crc32 } from './crc32c.js';
 import { HashId, type HashIdCode } from './auth-messages.js';
+import { crc32 } from './crc32c.js';
 
 export type HashName = 'sha256' | 'sha384' | 'sha512';
 

@@ -15,11 +15,11 @@ function table(poly: number): Uint32Array {
 }
 
 const TABLE = table(0x82f63b78);
-let ieeeTable: Uint32Array | undefined;
+const IEEE_TABLE = table(0xedb88320);
 
 /** The standard CRC-32 (IEEE 802.3, reflected polynomial 0xedb88320) of `data`, as zlib's crc32. */
 export function crc32(data: Uint8Array): number {
-  const t = (ieeeTable ??= table(0xedb88320));
+  const t = IEEE_TABLE;
   let c = 0xffffffff;
   for (let i = 0; i < data.length; i++) c = t[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
