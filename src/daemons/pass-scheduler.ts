@@ -13,7 +13,8 @@ export interface SchedulerClock {
   clearTimeout(handle: unknown): void;
 }
 
-const systemClock: SchedulerClock = {
+/** performance.now and unref()ed timers. */
+export const systemClock: SchedulerClock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { KernelConnectError } from '../../src/adapters/kernel/fabrics.js';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
 import type { ConnectRequest } from '../../src/core/connect-options.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
@@ -13,9 +14,9 @@ import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { StafdViewCache } from '../../src/daemons/stacd/stafd-view-cache.js';
 import { ioEntry } from '../support/discovery-target.js';
-import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { flush, ManualClock } from '../support/manual-clock.js';
+import { until } from '../support/until.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
@@ -26,6 +27,7 @@ const dc = Tid.from(
 function setup(
   conf = '',
   view: () => StafdView = () => ({ answered: true, dcs: [{ dc, entries: [ioEntry(1), ioEntry(2)] }] }),
+  extra: Partial<ConstructorParameters<typeof StacdService>[0]> = {},
 ) {
   const k = fakeKernel();
   const dir = mkdtempSync(join(tmpdir(), 'stacd-'));
@@ -40,6 +42,7 @@ function setup(
     lkcPath: join(dir, 'run', 'last-known-config.json'),
     minPassIntervalMs: 10,
     retry: { fastMs: 20, slowMs: 50 },
+    ...extra,
   });
   return { s, k, dir, logs };
 }
@@ -111,13 +114,30 @@ test('failed connects are retried (fast, then slow); NCC gives up after connect-
     answered: true,
     dcs: [{ dc, entries: [ioEntry(1, { eflags: EFlags.NCC })] }],
   });
-  const { s, k, logs } = setup('[I/O controller connection management]\nconnect-attempts-on-ncc = 2\n', view);
+  // The retry timers run on a manual clock: each retry happens when the test moves time, and "no more retries"
+  // is proven by no timer being armed once the NCC limit is reached (not by waiting a while).
+  const clock = new ManualClock();
+  let passes = 0;
+  const { s, k, logs } = setup(
+    '[I/O controller connection management]\nconnect-attempts-on-ncc = 2\n',
+    view,
+    {
+      retryClock: clock,
+      onPass: () => passes++,
+    },
+  );
   k.refuse.add('nqn.2024-01.io.stas-test:subsys1');
   await s.reconcile();
-  const deadline = Date.now() + 3000;
-  while (k.requests.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(k.requests.length, 1);
+  assert.equal(clock.armed, 1, 'the fast retry is armed');
+  await clock.advance(20);
+  await until('the fast retry pass', () => passes === 2);
+  assert.equal(k.requests.length, 2, 'the fast retry attempts once more');
+  assert.equal(clock.armed, 1, 'the slow retry is armed');
+  await clock.advance(50);
+  await until('the slow retry pass', () => passes === 3);
   assert.equal(k.requests.length, 2, 'two attempts, then NCC stops it');
+  assert.equal(clock.armed, 0, 'and no retry is armed any more');
   assert.equal((await s.dryRun()).items[0]!.action, 'skip');
   assert.equal(logs.filter((l) => l.startsWith('error:')).length, 1, 'the failure is logged once');
   await s.stop();
@@ -247,7 +267,7 @@ test('a connect the kernel refuses while a secret is configured: one authenticat
   }
   const passes = done;
   s.changed(); // the production wiring: a pass a change starts honours the backoff too
-  while (done === passes) await new Promise((r) => setTimeout(r, 5));
+  await until('the pass the change started', () => done > passes);
   assert.equal(attempts(AUTH), 1, 'no retry before the fast retry is due');
   assert.equal(s.connectFailures, 2);
   // Fast retry due: one attempt, logged at debug only (same kind of failure); then the slow retry.

@@ -10,7 +10,8 @@ import type { NbftDc } from '../../src/core/stafd/nbft-dcs.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StafdService } from '../../src/daemons/stafd/service.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
-import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
+import { passesSettled, TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
+import { until } from '../support/until.js';
 
 const identity = TEST_IDENTITY;
 const NBFT_HOST_NQN = 'nqn.1988-11.com.example:boot-host';
@@ -37,24 +38,18 @@ const nbftDc = (port: number, hostNqn?: string): NbftDc => ({
   },
 });
 
+/** The service; `runners` counts the DC runners it creates (a DC removed and added again is a new one). */
 function service(confText: string, nbft: NbftDc[]) {
+  const counts = { runners: 0 };
   const s = new StafdService({
     ...testStafdOptions(confText),
     signals: { logPagesChanged: () => {}, dcRemoved: () => {} },
     nbft,
+    onRunner: () => counts.runners++,
   });
   cleanups.push(() => s.stop());
-  return s;
+  return Object.assign(s, { counts });
 }
-
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-const settle = () => new Promise((r) => setTimeout(r, 150));
 
 test('an nBFT DC with an empty configuration: connected with the table host NQN, log served, origin configured', async () => {
   const t = await target();
@@ -72,10 +67,14 @@ test('an nBFT DC with an empty configuration: connected with the table host NQN,
     all[0]['log-pages'].map((e: Record<string, string>) => e['subnqn']),
     ['nqn.2024-01.io.stas-test:subsys1', 'nqn.2024-01.io.stas-test:subsys2'],
   );
-  // SIGHUP (a new configuration) keeps the nBFT DC: the tables are not read again and still apply.
+  // SIGHUP (a new configuration) keeps the nBFT DC: the tables are not read again and still apply. Once the
+  // pass the reload starts is over, the DC is the same runner (a removed and re-added DC is a new one).
+  const passes = s.changePasses;
   s.reload(parseStafdConfig('[Global]\nkato=20\n', 'stafd.conf').config);
-  await settle();
+  await passesSettled(s, passes);
   assert.equal(s.snapshot().length, 1);
+  assert.equal(s.counts.runners, 1, 'the same DC runner');
+  assert.equal(s.snapshot()[0]!.state, 'connected');
   assert.equal(t.connectsAccepted, 1, 'no reconnect');
 });
 
@@ -83,9 +82,10 @@ test('exclude= keeps an nBFT DC out, at start and after SIGHUP', async () => {
   const t = await target();
   const s = service(`[Controllers]\nexclude = trsvcid=${t.port}\n`, [nbftDc(t.port)]);
   s.start();
-  await settle();
+  await passesSettled(s, 0);
   await s.reconcile();
   assert.deepEqual(s.snapshot(), []);
+  assert.equal(s.counts.runners, 0, 'never started');
   assert.equal(t.connectsAccepted, 0);
   s.reload(parseStafdConfig('', 'stafd.conf').config);
   await until('added once the exclusion goes', () => s.snapshot()[0]?.pages === 2);

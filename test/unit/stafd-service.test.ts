@@ -6,10 +6,11 @@ import { after, test } from 'node:test';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
-import { StafdService, type TidArgs } from '../../src/daemons/stafd/service.js';
+import { StafdService, type StafdServiceOptions, type TidArgs } from '../../src/daemons/stafd/service.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
 import { flush, ManualClock } from '../support/manual-clock.js';
-import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
+import { passesSettled, TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
+import { until } from '../support/until.js';
 
 const identity = TEST_IDENTITY;
 const targets: DiscoveryTarget[] = [];
@@ -26,24 +27,18 @@ async function target(entries = [ioEntry(1)]) {
   return t;
 }
 
-function service(confText: string, lkcPath?: string) {
+function service(confText: string, lkcPath?: string, extra: Partial<StafdServiceOptions> = {}) {
   const signals = { changed: [] as TidArgs[], removed: 0 };
   const s = new StafdService({
     ...testStafdOptions(confText),
     signals: { logPagesChanged: (tid) => signals.changed.push(tid), dcRemoved: () => signals.removed++ },
     lkcPath,
+    ...extra,
   });
   services.push(s);
   return { s, signals };
 }
 
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 const ctl = (port: number) => `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${port}`;
 
 test('configured DCs are connected, their logs served, referrals followed and dropped', async () => {
@@ -102,12 +97,20 @@ test('restart: the last-known config restores DCs with their cached logs before 
   await until('read', () => first.s.snapshot()[0]?.pages === 2);
   await first.s.stop();
   await a.stop(); // the DC is unreachable while stafd restarts
-  const second = service(`[Controllers]\n${ctl(port)}\n`, lkc);
+  let attempts = 0;
+  const opts = testStafdOptions('');
+  const second = service(`[Controllers]\n${ctl(port)}\n`, lkc, {
+    connect: (o) => {
+      attempts++;
+      return opts.connect(o);
+    },
+  });
   second.s.start();
   const restored = JSON.parse(second.s.getAllLogPages(false));
   assert.equal(restored.length, 1);
   assert.equal(restored[0]['log-pages'].length, 2, 'cached log served at once');
-  await new Promise((r) => setTimeout(r, 200));
+  // Kept through failed connects: the third attempt starts only after the first two have failed.
+  await until('three connect attempts', () => attempts >= 3);
   assert.equal(
     JSON.parse(second.s.getAllLogPages(false))[0]['log-pages'].length,
     2,
@@ -117,8 +120,13 @@ test('restart: the last-known config restores DCs with their cached logs before 
 
 test('mDNS: discovered DCs connect; gone and unreachable ones are purged after the persistence span', async () => {
   const d = await target();
+  // The persistence span runs on a manual clock: it expires when the test moves time.
+  const clock = new ManualClock();
+  clock.t = Date.now();
   const { s } = service(
     '[Discovery controller connection management]\nzeroconf-connections-persistence = 0.3\n',
+    undefined,
+    { wallClock: clock },
   );
   const tid = Tid.from(
     { transport: 'tcp', traddr: '127.0.0.1', trsvcid: String(d.port), subsysnqn: WELL_KNOWN_DISC_NQN },
@@ -128,13 +136,26 @@ test('mDNS: discovered DCs connect; gone and unreachable ones are purged after t
   s.setDiscovered([tid]);
   await until('discovered DC read', () => s.snapshot()[0]?.pages === 1);
   assert.equal(s.snapshot()[0]!.origin, 'discovered');
-  // Goodbye from mDNS while still connected: kept.
+  // Goodbye from mDNS while still connected: kept, however long it stays connected (no span starts).
+  let passes = s.changePasses;
   s.setDiscovered([]);
-  await new Promise((r) => setTimeout(r, 500));
+  await passesSettled(s, passes);
+  assert.equal(clock.armed, 0, 'no persistence span for a connected DC');
+  await clock.advance(10_000);
+  passes = s.changePasses;
+  s.setDiscovered([]); // a pass well after the span would have ended
+  await passesSettled(s, passes);
   assert.equal(s.snapshot().length, 1);
-  // Now unreachable as well: purged after 0.3 s.
+  // Now unreachable as well: the span starts; kept until it ends, purged once it has.
   await d.stop();
-  await until('purged', () => s.snapshot().length === 0, 5000);
+  await until('the persistence span armed', () => clock.armed === 1);
+  await clock.advance(299);
+  passes = s.changePasses;
+  s.setDiscovered([]);
+  await passesSettled(s, passes);
+  assert.equal(s.snapshot().length, 1, 'kept within the span');
+  await clock.advance(1);
+  await until('purged', () => s.snapshot().length === 0);
 });
 
 test('DC reconciliation is edge-triggered: a change starts a pass at once, changes during a pass make one trailing pass, a storm is bounded', async () => {

@@ -29,7 +29,7 @@ import {
   type StafdView,
 } from '../../core/stacd/plan.js';
 import { Tid, type TidOptions } from '../../core/tid.js';
-import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
+import { PassScheduler, type SchedulerClock, systemClock } from '../pass-scheduler.js';
 import {
   commonProcessInfo,
   dlpeRepr,
@@ -61,6 +61,8 @@ export interface StacdServiceOptions {
   /** Clock and timers of the pass scheduler (tests). */
   schedulerClock?: SchedulerClock;
   retry?: { fastMs: number; slowMs: number };
+  /** Timers of the connect retries (tests; default unref()ed setTimeout). */
+  retryClock?: Pick<SchedulerClock, 'setTimeout' | 'clearTimeout'>;
   /** Monotonic clock in ms for pass durations and retry times (default performance.now). */
   monotonicMs?: () => number;
   /** Called after every pass with its duration in seconds (the metrics histogram). */
@@ -134,7 +136,7 @@ export class StacdService {
   private previousDiscovered: DesiredIoc[] = [];
   /** Passes that changes start: at once when idle, one trailing pass for what arrives during a pass. */
   private readonly scheduler: PassScheduler;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private retryTimer: unknown;
   private running = false;
   private again = false;
   private stopped = false;
@@ -460,14 +462,13 @@ export class StacdService {
   }
 
   private scheduleRetry(): void {
-    if (this.retryTimer || this.stopped) return;
+    if (this.retryTimer !== undefined || this.stopped) return;
     const anyRetried = [...this.attempts.values()].some((n) => n > 1);
     const ms = anyRetried ? (this.opts.retry?.slowMs ?? 60_000) : (this.opts.retry?.fastMs ?? 3000);
-    this.retryTimer = setTimeout(() => {
+    this.retryTimer = (this.opts.retryClock ?? systemClock).setTimeout(() => {
       this.retryTimer = undefined;
       void this.reconcile();
     }, ms);
-    this.retryTimer.unref?.();
   }
 
   /** Stops reconciling; connections are left in place (stacd never tears them down on exit). */
@@ -476,7 +477,7 @@ export class StacdService {
     // A pass in progress finishes first: a connection it makes is claimed and remembered.
     this.scheduler.stop();
     await this.currentPass;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.retryTimer !== undefined) (this.opts.retryClock ?? systemClock).clearTimeout(this.retryTimer);
     if (this.opts.lkcPath) {
       try {
         saveOwned(this.opts.lkcPath, this.owned);

@@ -28,7 +28,7 @@ import {
 import type { NbftDc } from '../../core/stafd/nbft-dcs.js';
 import { Tid, type TidOptions, WELL_KNOWN_DISC_NQN } from '../../core/tid.js';
 import { isIpTransport } from '../../core/transport.js';
-import { PassScheduler, type SchedulerClock } from '../pass-scheduler.js';
+import { PassScheduler, type SchedulerClock, systemClock } from '../pass-scheduler.js';
 import {
   asctime,
   commonProcessInfo,
@@ -59,6 +59,8 @@ export interface StafdServiceOptions {
   minPassIntervalMs?: number;
   /** Clock and timers of the pass scheduler (tests). */
   schedulerClock?: SchedulerClock;
+  /** Wall clock (epoch ms) and timers of the mDNS persistence span (tests; default Date.now and setTimeout). */
+  wallClock?: SchedulerClock;
   timing?: DcTiming;
   /** Host name resolution for `controller=` lines naming a host (default: the system resolver). */
   resolver?: Resolver;
@@ -123,6 +125,7 @@ export class StafdService {
   private warnedDrops = new Set<string>();
   /** The last-known config: written at most once a second, off the event loop, the latest state each time. */
   private readonly lkc: LkcWriter | undefined;
+  private readonly wall: SchedulerClock;
   tron: boolean;
   /** Recent history for `stafctl events`. */
   readonly events = new EventLog();
@@ -130,6 +133,7 @@ export class StafdService {
   constructor(private readonly opts: StafdServiceOptions) {
     this.config = opts.config;
     this.tron = opts.config.tron;
+    this.wall = opts.wallClock ?? { ...systemClock, now: () => Date.now() };
     this.scheduler = new PassScheduler(() => this.reconcile(), {
       ...(opts.minPassIntervalMs !== undefined ? { minIntervalMs: opts.minPassIntervalMs } : {}),
       ...(opts.schedulerClock ? { clock: opts.schedulerClock } : {}),
@@ -231,7 +235,7 @@ export class StafdService {
   }
 
   private currentView(): Map<string, CurrentDc> {
-    const now = Date.now();
+    const now = this.wall.now();
     const persist = this.config.zeroconfConnectionsPersistence;
     const announced = new Set(this.discovered.map((t) => t.key()));
     const view = new Map<string, CurrentDc>();
@@ -246,8 +250,7 @@ export class StafdService {
               'warning',
               `${r.tid.toString()} | ${r.device ?? 'nvme?'} - Controller is not responding. Will be removed by ${asctime(new Date(now + persist * 1000))} unless restored`,
             );
-            const t = setTimeout(() => this.changed(), persist * 1000);
-            t.unref?.();
+            this.wall.setTimeout(() => this.changed(), persist * 1000);
           } else
             this.opts.log(
               'warning',
