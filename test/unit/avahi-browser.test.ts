@@ -14,6 +14,7 @@ import { isReachable } from '../../src/adapters/tcp-probe.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { avahiSkipReason, publishService, startAvahiDaemon } from '../support/avahi.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
+import { until } from '../support/until.js';
 
 const skip = avahiSkipReason();
 const WAIT_MS = 20_000;
@@ -78,8 +79,6 @@ class Recorder {
       .join(' ');
   }
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function connect(address: string): Promise<Bus> {
   const bus = dbusNext.sessionBus({ busAddress: address });
@@ -169,16 +168,12 @@ test('real avahi-daemon: a published DC is added with its candidate, removed whe
   ];
   for (const h of hostile) defer(() => h.stop());
   await Promise.all(hostile.map((h) => h.established));
-  const deadline = Date.now() + WAIT_MS;
-  while (Date.now() < deadline) {
+  await until('the three hostile announcements to be refused', () => {
     const text = rec.logs.map((l) => l.message).join('\n');
-    if (
-      text.includes('Ignoring mDNS service') &&
-      (text.match(/invalid\/undefined protocol/g)?.length ?? 0) >= 2
-    )
-      break;
-    await sleep(50);
-  }
+    return (
+      text.includes('Ignoring mDNS service') && (text.match(/invalid\/undefined protocol/g)?.length ?? 0) >= 2
+    );
+  });
   const evil = rec.logs.find((l) => l.level !== 'debug' && l.message.includes('stas evil DC'));
   assert.equal(evil?.level, 'warning');
   assert.match(evil.message, /contains ','/);
@@ -209,7 +204,15 @@ test('real avahi-daemon: a published DC is added with its candidate, removed whe
       rogue.send(forged);
     }
   }
-  await sleep(300);
+  // The bus delivers one sender's messages in order and dbus-next handles them in order: once our connection has
+  // answered a Ping sent after the forged signals, the browser has seen (and ignored) all of them.
+  const ping = new dbusNext.Message({
+    destination: myName,
+    path: '/',
+    interface: 'org.freedesktop.DBus.Peer',
+    member: 'Ping',
+  });
+  await rogue.call(ping);
   assert.equal(rec.count('removed'), 0);
 
   // A second browser started once the services are in Avahi's cache sees them too (ItemNew right after the reply).
@@ -314,9 +317,22 @@ test('real avahi-daemon: a browser started before avahi-daemon exists picks it u
   timeout: 120_000,
 }, async (t) => {
   const { dbus, bus, rec, browser, defer } = await setup(t);
-  await browser.start(bus);
+  // The browser's bus calls, seen through a wrapper: each kick is a GetVersionString to Avahi's name.
+  const kicks: Promise<unknown>[] = [];
+  const seen = {
+    call: (m: InstanceType<typeof dbusNext.Message>) => {
+      const p = bus.call(m);
+      if (m.member === 'GetVersionString') kicks.push(p.catch(() => undefined));
+      return p;
+    },
+    on: bus.on.bind(bus),
+    removeListener: bus.removeListener.bind(bus),
+  } as unknown as Bus;
+  await browser.start(seen);
   assert.ok(!browser.isAvailable);
-  await sleep(500); // Several kicks (every 200 ms here) go unanswered.
+  // Several kicks (every 200 ms here) go unanswered: a kick after an answered one would not come.
+  await until('three kicks', () => kicks.length >= 3);
+  await Promise.all(kicks);
   assert.deepEqual(rec.events, []);
   assert.ok(rec.logs.some((l) => l.message === 'avahi-daemon not available, operating w/o mDNS discovery.'));
 
@@ -380,7 +396,7 @@ for (const useNative of [true, false]) {
     } as const;
     assert.deepEqual(await isReachable(c, 5000, useNative), { reachable: true });
     assert.deepEqual(await isReachable({ ...c, hostIface: '' }, 5000, useNative), { reachable: true });
-    for (let i = 0; i < 100 && accepted() < 2; i++) await sleep(10);
+    await until('the server to accept both probes', () => accepted() >= 2);
     assert.equal(accepted(), 2);
 
     const refused = await isReachable({ ...c, trsvcid: String(await closedPort()) }, 5000, useNative);

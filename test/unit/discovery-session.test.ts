@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { test } from 'node:test';
 import { DcSessionError } from '../../src/adapters/dc-session.js';
-import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import {
   CommandTimeoutError,
   ConnectError,
@@ -11,12 +10,14 @@ import {
   PeerProtocolError,
   SessionClosedError,
 } from '../../src/adapters/nvme-tcp/errors.js';
+import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { DimTask, isDiscoveryLogChange } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { DiscoveryLogChangingError } from '../../src/core/nvme/discovery-log-read.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { ioEntry } from '../support/discovery-target.js';
 import { sessionHarness } from '../support/session-harness.js';
+import { until } from '../support/until.js';
 
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 const HOSTID = '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
@@ -85,15 +86,24 @@ test('log change notices: AEN event, re-armed for the next change', async () => 
   await s.close();
 });
 
-test('keep-alive is sent while the session is idle', async () => {
+test('keep-alive is sent while the session is idle, every KATO/2; none once closed', async (tc) => {
+  // The keep-alive interval runs on mock timers (the socket does not use them): it fires when the test moves time.
+  tc.mock.timers.enable({ apis: ['setInterval'] });
   const t = await target({});
   const s = await connect(t, { katoMs: 200 });
-  await new Promise((r) => setTimeout(r, 600));
-  assert.ok(t.keepAlives >= 2, `${t.keepAlives} keep-alives`);
+  const sent = tc.mock.method(s as unknown as { command: (...a: unknown[]) => Promise<unknown> }, 'command');
+  tc.mock.timers.tick(99);
+  assert.equal(sent.mock.callCount(), 0, 'not before KATO/2');
+  tc.mock.timers.tick(1);
+  await until('the first keep-alive at the target', () => t.keepAlives === 1);
+  tc.mock.timers.tick(100);
+  await until('the second keep-alive at the target', () => t.keepAlives === 2);
+  assert.equal(sent.mock.callCount(), 2);
   await s.close();
-  const before = t.keepAlives;
-  await new Promise((r) => setTimeout(r, 300));
-  assert.equal(t.keepAlives, before);
+  const before = sent.mock.callCount(); // close() itself sends the shutdown commands
+  tc.mock.timers.tick(10_000);
+  assert.equal(sent.mock.callCount(), before, 'the interval is cleared');
+  assert.equal(t.keepAlives, 2);
 });
 
 test('DIM registration with a CDC is recorded; a DDC refuses it', async () => {

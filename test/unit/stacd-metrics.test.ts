@@ -5,14 +5,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
 import type { StafdView } from '../../src/core/stacd/plan.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { StacdMetrics } from '../../src/daemons/stacd/metrics.js';
 import { StacdService } from '../../src/daemons/stacd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
-import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
+import { until } from '../support/until.js';
 
 const identity = { hostNqn: 'nqn.host', hostId: '5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f' };
 const dc = Tid.from(
@@ -27,7 +28,9 @@ const samples = (text: string, prefix: string) => text.split('\n').filter((l) =>
 function setup(conf: string, view: () => StafdView) {
   let hold: Promise<void> | undefined;
   let now = 1000; // the injected monotonic clock, ms
+  let connectsStarted = 0;
   const k = fakeKernel(async () => {
+    connectsStarted++;
     await hold;
     now += 1000; // each connect "takes" 1 s
   });
@@ -54,6 +57,7 @@ function setup(conf: string, view: () => StafdView) {
     s: service,
     metrics,
     refuse,
+    connectsStarted: () => connectsStarted,
     holdConnects: () => {
       let release!: () => void;
       hold = new Promise<void>((r) => {
@@ -69,7 +73,7 @@ function setup(conf: string, view: () => StafdView) {
 
 test('stacd metrics: IOC states, connects, failures, disconnects, passes, scans and pass durations', async () => {
   let entries = [ioEntry(1), ioEntry(2), ioEntry(3), ioEntry(4)];
-  const { s, metrics, refuse, holdConnects } = setup(
+  const { s, metrics, refuse, holdConnects, connectsStarted } = setup(
     `[Controllers]\nexclude = subsysnqn=${NQN(4)}\n`,
     () => ({ answered: true, dcs: [{ dc, entries }] }),
   );
@@ -88,7 +92,7 @@ test('stacd metrics: IOC states, connects, failures, disconnects, passes, scans 
   refuse.add(NQN(3));
   const release = holdConnects();
   const pass = s.reconcile();
-  await new Promise((r) => setTimeout(r, 20));
+  await until('the three connects in flight', () => connectsStarted() === 3);
   assert.deepEqual(s.iocStates(), { connected: 0, connecting: 3, failed: 0, skipped: 0, excluded: 1 });
   release();
   await pass;
