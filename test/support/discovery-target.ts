@@ -161,6 +161,8 @@ export class DiscoveryTarget {
   readonly dimRecords: DimRecord[] = [];
   keepAlives = 0;
   logPageReads = 0;
+  /** The Log Specific field (LSP: EXTDLPE/PLEO/ALLSUBE bits) of every discovery log page request, in order. */
+  readonly logPageLsps: number[] = [];
   connectsAccepted = 0;
   /** The host NQN of every accepted Fabrics Connect, in order. */
   readonly connectHostNqns: string[] = [];
@@ -479,6 +481,7 @@ export class DiscoveryTarget {
         let page: Buffer;
         if (lid === LogPage.Discovery) {
           this.logPageReads++;
+          this.logPageLsps.push(lsp);
           const rae = (cdw10 & 0x8000) !== 0;
           if (offset === 0 && rae) this.stats(c.subnqn).readStarts++;
           if (offset === 0 && !rae) {

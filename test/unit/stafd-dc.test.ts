@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { after, test } from 'node:test';
 import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
+import { DiscoveryLsp } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { type DcDeps, DiscoveryControllerRunner } from '../../src/daemons/stafd/discovery-controller.js';
@@ -119,6 +120,15 @@ test('registers with a CDC (DIM) and deregisters on stop; a DDC is asked for PLE
   assert.equal(pages.length, 2);
   assert.equal(ddc.r.dctype, 'ddc');
   assert.equal(ddc.t.dimRecords.length, 0);
+  // What the DDC received: every discovery log request (each chunk of the consistent read) asks for PLEO.
+  assert.ok(ddc.t.logPageLsps.length > 0);
+  assert.ok(
+    ddc.t.logPageLsps.every((lsp) => (lsp & DiscoveryLsp.PLEO) !== 0),
+    `LSPs ${ddc.t.logPageLsps.join(',')}`,
+  );
+  // A CDC is never asked for PLEO (it does not support it here, and stafd does not ask CDCs).
+  assert.ok(cdc.t.logPageLsps.length > 0);
+  assert.ok(cdc.t.logPageLsps.every((lsp) => (lsp & DiscoveryLsp.PLEO) === 0));
 
   // A DC whose Identify reports no type: 'none', as the kernel's sysfs dctype (and so nvme-stas) shows it.
   const plain = await setup({ dctype: 'none', entries: [ioEntry(1)] });
@@ -126,6 +136,9 @@ test('registers with a CDC (DIM) and deregisters on stop; a DDC is asked for PLE
   await once(plain.r, 'logPages');
   assert.equal(plain.r.dctype, 'none');
   assert.equal(plain.t.dimRecords.length, 0);
+  // It does not report PLEO support (Supported Log Pages): not asked for it.
+  assert.ok(plain.t.logPageLsps.length > 0);
+  assert.ok(plain.t.logPageLsps.every((lsp) => (lsp & DiscoveryLsp.PLEO) === 0));
 });
 
 test('DH-HMAC-CHAP: the host key serves DCs without their own secret; a challenge replayed after a reconnect is refused', {
