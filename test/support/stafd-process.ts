@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { type StafClient, stafClient } from '../../src/adapters/dbus/clients.js';
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { type DbusDaemon, startDbusDaemon } from './dbus-daemon.js';
+import { scaled } from './slow.js';
 
 export const STAFD_JS = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
 export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
@@ -36,13 +37,13 @@ export function userspaceDcs(conf: string): string {
   return `${conf}${conf === '' || conf.endsWith('\n') ? '' : '\n'}${DCCM}\nkernel-discovery = false\n`;
 }
 
-/** Polls `cond` every 50 ms until it holds; throws after `ms` (a deadline for readiness, not a timing check). */
+/** Polls `cond` every 50 ms until it holds; throws after `ms`, scaled (a deadline for readiness, not a timing check). */
 export async function until(
   what: string,
   cond: () => Promise<boolean> | boolean,
   ms = 30_000,
 ): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + scaled(ms);
   let last: unknown;
   for (;;) {
     try {
@@ -129,19 +130,32 @@ export interface StafdProcessOptions {
   startMs?: number;
   /** The program to run (default {@link STAFD_JS}; e.g. the bundle's stafd.mjs). */
   script?: string;
+  /** --metrics LISTEN (default 127.0.0.1:0; `metricsPort` is then the port stafd's log names, else 0). */
+  metrics?: string;
+  /** A dbus-daemon to run on (cleanup leaves it running) instead of a private one. */
+  dbus?: DbusDaemon;
+  /**
+   * The directory of stafd.conf, sys.conf and run/ (cleanup keeps it) instead of a new temp dir: a later stafd in
+   * the same directory finds the last-known config of an earlier one.
+   */
+  dir?: string;
 }
 
-/** Starts a private dbus-daemon and stafd on it with `--metrics 127.0.0.1:0`; resolves once both answer. */
+/**
+ * Starts a private dbus-daemon and stafd on it with `--metrics 127.0.0.1:0`; resolves once stafd has set up its
+ * metrics endpoint (or reported that it cannot) and answers on the bus.
+ */
 export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> {
-  const dbus = await startDbusDaemon();
-  const dir = mkdtempSync(join(tmpdir(), 'stafd-proc-'));
+  const dbus = o.dbus ?? (await startDbusDaemon());
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'stafd-proc-'));
+  const metrics = o.metrics ?? '127.0.0.1:0';
   const conf = join(dir, 'stafd.conf');
   const sys = join(dir, 'sys.conf');
   writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = ${HOSTID}\n`);
   writeFileSync(conf, userspaceDcs(`[Service Discovery]\nzeroconf = disabled\n${o.conf}`));
   const proc = spawn(
     process.execPath,
-    [o.script ?? STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', '127.0.0.1:0'],
+    [o.script ?? STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', metrics],
     {
       env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -159,7 +173,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
   };
   const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const bus = await openSystemBus({ address: dbus.address });
-  const staf = stafClient(bus, { timeoutMs: o.clientTimeoutMs ?? 10_000 });
+  const staf = stafClient(bus, { timeoutMs: scaled(o.clientTimeoutMs ?? 10_000) });
   let metricsPort = 0;
   const cleanup = async () => {
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -167,8 +181,8 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
       await exited;
     }
     bus.disconnect();
-    await dbus.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (!o.dbus) await dbus.stop();
+    if (!o.dir) rmSync(dir, { recursive: true, force: true });
   };
   try {
     await until(
@@ -176,7 +190,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
       () => {
         if (proc.exitCode !== null) throw new Error(`stafd exited with ${proc.exitCode}: ${output()}`);
         metricsPort = Number(/Metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(output())?.[1] ?? 0);
-        return metricsPort > 0;
+        return metricsPort > 0 || /Metrics on |Cannot serve metrics on /.test(output());
       },
       o.startMs ?? 30_000,
     );

@@ -3,24 +3,19 @@
 // nobody listens on), scraped over a unix socket and over 127.0.0.1 with a free port; a bad address is a usage
 // error; an endpoint that cannot listen leaves stafd running without metrics.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, lstatSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { stafClient } from '../../src/adapters/dbus/clients.js';
-import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { OPENMETRICS_CONTENT_TYPE } from '../../src/core/metrics.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
-import { userspaceDcs } from '../support/stafd-process.js';
+import { STAFD_JS as STAFD, type StafdProcess, startStafd, until } from '../support/stafd-process.js';
 
-const STAFD = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
-const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
 const skip = !haveDbusDaemon()
   ? 'dbus-daemon is not installed'
   : process.geteuid?.() !== 0
@@ -30,20 +25,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 15_000) => {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** GET /metrics: [content type, body]. */
 function scrape(target: { socketPath: string } | { host: string; port: number }): Promise<[string, string]> {
@@ -92,53 +73,31 @@ test('stafd --metrics: DCs, DLPEs, log reads, AENs, connect failures and DIM, on
   );
   const dead = await freePort();
 
+  // The three runs share the bus and the directory (the second restores the first one's last-known config).
   const dir = mkdtempSync(join(tmpdir(), 'stafd-metrics-'));
-  const conf = join(dir, 'stafd.conf');
-  const sys = join(dir, 'sys.conf');
-  writeFileSync(sys, `[Host]\nnqn = ${HOSTNQN}\nid = 5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f\n`);
-  writeFileSync(
-    conf,
-    userspaceDcs(
-      [
-        '[Global]',
-        'kato = 0',
-        '[Service Discovery]',
-        'zeroconf = disabled',
-        '[Controllers]',
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${ddc.port}`,
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${cdc.port}`,
-        `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${dead}`,
-        '',
-      ].join('\n'),
-    ),
-  );
-  const run = (metrics: string) => {
-    const p: ChildProcess = spawn(
-      process.execPath,
-      [STAFD, '-f', conf, '--sys-conf', sys, '--metrics', metrics],
-      {
-        env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    let output = '';
-    p.stdout!.on('data', (d) => (output += d));
-    p.stderr!.on('data', (d) => (output += d));
-    cleanups.push(() => {
-      if (p.exitCode === null) p.kill('SIGKILL');
-    });
-    return { p, output: () => output };
+  const conf = [
+    '[Global]',
+    'kato = 0',
+    '[Controllers]',
+    `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${ddc.port}`,
+    `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${cdc.port}`,
+    `controller = transport=tcp;traddr=127.0.0.1;trsvcid=${dead}`,
+    '',
+  ].join('\n');
+  const run = async (metrics: string) => {
+    const p = await startStafd({ conf, metrics, dbus, dir });
+    cleanups.push(() => p.cleanup());
+    return p;
   };
-  const stop = async (p: ChildProcess, output: () => string) => {
-    p.kill('SIGTERM');
-    const [code] = await once(p, 'exit');
-    assert.equal(code, 0, output());
+  const stop = async (p: StafdProcess) => {
+    const { code } = await p.stop();
+    assert.equal(code, 0, p.output());
   };
 
   // 1. A unix socket in a temp dir.
   const sock = join(dir, 'metrics.sock');
-  const a = run(sock);
-  await until('the metrics socket', () => existsSync(sock));
+  const a = await run(sock);
+  assert.ok(existsSync(sock), a.output());
   assert.equal(lstatSync(sock).mode & 0o777, 0o660);
   const target = { socketPath: sock };
   let text = '';
@@ -177,44 +136,32 @@ test('stafd --metrics: DCs, DLPEs, log reads, AENs, connect failures and DIM, on
   });
   assert.equal(value(text, 'stas_log_page_reads_total'), reads + 1);
   // And D-Bus agrees on what the gauge says.
-  const bus = await openSystemBus({ address: dbus.address });
-  cleanups.push(() => bus.disconnect());
-  const staf = stafClient(bus);
-  const pages = JSON.parse(await staf.getAllLogPages(false)) as { 'log-pages': unknown[] }[];
+  const pages = JSON.parse(await a.staf.getAllLogPages(false)) as { 'log-pages': unknown[] }[];
   assert.equal(
     pages.reduce((n, dc) => n + dc['log-pages'].length, 0),
     4,
   );
-  await stop(a.p, a.output);
+  await stop(a);
   assert.equal(existsSync(sock), false, 'the socket is removed on exit');
 
   // 2. TCP on 127.0.0.1 with a free port (0: the log says which); the cache is restored at start.
-  const b = run('127.0.0.1:0');
-  let port = 0;
-  await until('the metrics address in the log', () => {
-    port = Number(/Metrics on http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(b.output())?.[1] ?? 0);
-    return port > 0;
-  });
-  text = (await scrape({ host: '127.0.0.1', port }))[1];
+  const b = await run('127.0.0.1:0');
+  assert.ok(b.metricsPort > 0, b.output());
+  text = (await scrape({ host: '127.0.0.1', port: b.metricsPort }))[1];
   assert.equal(value(text, 'stas_dlpe'), 4, 'restored from the last known config');
   assert.equal(value(text, 'stas_aen_total'), 0, 'counters start at 0 with the process');
   await until('connected again', async () => {
-    text = (await scrape({ host: '127.0.0.1', port }))[1];
+    text = (await scrape({ host: '127.0.0.1', port: b.metricsPort }))[1];
     return value(text, 'stas_dc{state="connected",origin="configured"}') === 2;
   });
-  await stop(b.p, b.output);
+  await stop(b);
 
   // 3. An endpoint that cannot listen: an error, and stafd does its job without metrics.
-  const c = run(join(dir, 'missing', 'metrics.sock'));
-  await until('stafd on the bus', async () => {
-    await staf.processInfo();
-    return true;
-  });
-  await until('the error', () =>
-    /Cannot serve metrics on unix:.*does not exist.*without metrics/.test(c.output()),
-  );
-  assert.equal((await staf.listControllers(false)).length, 3);
-  await stop(c.p, c.output);
+  const c = await run(join(dir, 'missing', 'metrics.sock'));
+  assert.match(c.output(), /Cannot serve metrics on unix:.*does not exist.*without metrics/);
+  assert.equal(c.metricsPort, 0);
+  assert.equal((await c.staf.listControllers(false)).length, 3);
+  await stop(c);
 });
 
 test('stafd and stacd refuse a --metrics address that is not loopback (usage error)', async () => {
