@@ -15,7 +15,8 @@
 #   --cwd DIR             working directory inside the guest (default: the current directory)
 #   --rw DIR              share host DIR read-write at the same path (repeatable); every other write
 #                         in the guest goes to a tmpfs and is thrown away
-#   --env NAME=VALUE      environment variable for the command (repeatable)
+#   --env NAME=VALUE      environment variable for the command (repeatable); STAS_LAB_SLOW (the factor
+#                         that scales every wait of the lab tests) is passed on when set in the environment
 #   --modules a,b,c       extra kernel modules to load at boot
 #   --tb-size MB          TCG translation cache size (smaller: less host memory)
 #   --debug               kernel messages on the console and init timing marks
@@ -67,6 +68,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ $# -gt 0 ] || [ -n "$SHELL_MODE" ] || usage
+[ -z "${STAS_LAB_SLOW:-}" ] || ENVS+=("STAS_LAB_SLOW=$STAS_LAB_SLOW")
 if [ -n "$SYSTEMD" ]; then
   [ -z "$SHELL_MODE" ] || { echo "vm-run: --systemd runs a command; --shell is not supported with it" >&2 && exit 2; }
   [ -x /lib/systemd/systemd ] || { echo "vm-run: --systemd: no /lib/systemd/systemd on the host (apt-get install systemd)" >&2 && exit 2; }

@@ -24,6 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { test } from 'node:test';
+import { scaled } from '../support/slow.js';
 import { labSkipReason } from './support/host.js';
 
 const DEB = process.env['STAS_DEB'];
@@ -35,7 +36,7 @@ const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', DEBIAN_FRO
 const KNOWN_NQN = 'nqn.2014-08.org.nvmexpress:uuid:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
 
 function run(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: ENV, timeout: 300_000 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: ENV, timeout: scaled(300_000) });
   return { status: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 function ok(cmd: string, args: string[]): string {
@@ -56,7 +57,7 @@ const exists = (p: string) => {
   }
 };
 
-test('the .deb installs, removes and purges cleanly with dpkg', { skip, timeout: 900_000 }, (t) => {
+test('the .deb installs, removes and purges cleanly with dpkg', { skip, timeout: scaled(900_000) }, (t) => {
   // The guest's host identity as the other tests found it, back afterwards.
   const identity = ['/etc/nvme/hostnqn', '/etc/nvme/hostid'].map(
     (f) => [f, existsSync(f) ? readFileSync(f) : null] as const,

@@ -17,7 +17,8 @@ import { isDiscoveryLogChange } from '../../src/core/nvme/commands.js';
 import { SubType } from '../../src/core/nvme/discovery-log.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
-import { freshLab, labSkipReason, nvmeDiscover } from './support/host.js';
+import { scaled } from '../support/slow.js';
+import { freshLab, labSkipReason, nvmeDiscover, waitFor } from './support/host.js';
 
 const skip = labSkipReason();
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:fabric-${i}`;
@@ -30,7 +31,7 @@ function session(host: { hostnqn: string; hostid: string }, port: number | strin
     hostId: host.hostid,
     subsysnqn: WELL_KNOWN_DISC_NQN,
     katoMs,
-    commandTimeoutMs: 10_000,
+    commandTimeoutMs: scaled(10_000),
   });
 }
 
@@ -88,8 +89,21 @@ test('userspace discovery against kernel nvmet: log, referrals, AEN, keep-alive'
   assert.ok(isDiscoveryLogChange((await aen2)[0]));
   assert.ok(!(await s.readDiscoveryLog()).entries.some((e) => e.subnqn === NQN(4)));
 
-  // Keep-alive holds the connection past KATO (5 s).
-  await new Promise((r) => setTimeout(r, 12_000));
+  // Keep-alive holds the connection past KATO (5 s): five keep-alives answered in a row (sent every KATO/2, so
+  // they span two KATOs with nothing else on the connection) prove that nvmet's keep-alive timer was reset by them.
+  let answered = 0;
+  const session_ = s as unknown as { command: (what: string, ...rest: unknown[]) => Promise<unknown> };
+  const command = session_.command.bind(s);
+  t.mock.method(session_, 'command', (what: string, ...rest: unknown[]) => {
+    const p = command(what, ...rest);
+    if (what === 'Keep Alive')
+      void p.then(
+        () => answered++,
+        () => {},
+      );
+    return p;
+  });
+  await waitFor('five keep-alives answered', () => answered >= 5 || s.isClosed, { timeoutMs: 60_000 });
   assert.equal(s.isClosed, false);
   assert.equal((await s.readDiscoveryLog()).entries.length, after.entries.length - 1);
 });

@@ -16,6 +16,7 @@ import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_pr
 import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
+import { scaled } from '../support/slow.js';
 import { disconnectAll, freshLab, labSkipReason } from './support/host.js';
 import { clearRegistry, ioControllers, ioNqns } from './support/stas-run.js';
 
@@ -35,22 +36,27 @@ function systemEnv(): NodeJS.ProcessEnv {
 }
 
 async function until(what: string, cond: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
+  const limit = scaled(ms);
+  const deadline = Date.now() + limit;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${limit} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
 function run(cmd: string, args: string[], user?: string) {
   const argv = user ? ['-u', user, '--', cmd, ...args] : args;
-  const r = spawnSync(user ? 'runuser' : cmd, argv, { encoding: 'utf8', env: systemEnv(), timeout: 30_000 });
+  const r = spawnSync(user ? 'runuser' : cmd, argv, {
+    encoding: 'utf8',
+    env: systemEnv(),
+    timeout: scaled(30_000),
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('installed programs, configuration templates and D-Bus policy work on a real system bus', {
   skip,
-  timeout: 180_000,
+  timeout: scaled(180_000),
 }, async (t) => {
   // Like a package manager: the staged /usr and /etc merged into the system's (not the staging root's own mode).
   execFileSync('cp', ['-a', ...readdirSync(STAGE!).map((d) => `${STAGE}/${d}`), '/']);

@@ -13,6 +13,7 @@ import { UeventMonitor } from '../../src/adapters/kernel/uevents.js';
 import { DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import type { NvmeEvent } from '../../src/core/uevent.js';
+import { scaled } from '../support/slow.js';
 import { freshLab, labSkipReason } from './support/host.js';
 
 const skip = labSkipReason();
@@ -36,9 +37,10 @@ function recorder(m: UeventMonitor) {
       const hit = seen.find(pred);
       if (hit) return Promise.resolve(hit);
       return new Promise((resolve, reject) => {
+        const limit = scaled(timeoutMs);
         const timer = setTimeout(
-          () => reject(new Error(`no ${what} uevent within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`)),
-          timeoutMs,
+          () => reject(new Error(`no ${what} uevent within ${limit} ms; saw ${JSON.stringify(seen)}`)),
+          limit,
         );
         waiters.push({
           pred,

@@ -31,7 +31,7 @@ const TRADDR = '127.0.0.1';
 /** NVME_AEN of a Discovery Log Page Change notice (AEN type 2, info 0xf0, log page 0x70). */
 const DISCOVERY_LOG_CHANGE_AEN = '0x70f002';
 /** Every wait for a kernel event is bounded by this. */
-const EVENT_TIMEOUT_MS = 10_000;
+const EVENT_TIMEOUT_MS = 10_000; // waitFor scales it
 
 /** A parsed uevent datagram: the 'action@devpath' header and its KEY=value variables. */
 interface Uevent {

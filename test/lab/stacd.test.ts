@@ -14,21 +14,48 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { stacClient, stafClient } from '../../src/adapters/dbus/clients.js';
+import { type StacClient, stacClient, stafClient } from '../../src/adapters/dbus/clients.js';
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { scanControllers } from '../../src/adapters/kernel/sysfs.js';
 import { startDbusDaemon } from '../support/dbus-daemon.js';
+import { scaled } from '../support/slow.js';
 import { connectOptions, fabricsConnect, freshLab, labSkipReason } from './support/host.js';
 import { controllerLine, stafdConf } from './support/stafd-run.js';
 
 const skip = labSkipReason();
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:stacd-${i}`;
 
+/** Polls `cond` every 100 ms until it holds; throws after `ms` (scaled by STAS_LAB_SLOW). */
 async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + scaled(ms);
   while (!(await cond())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Makes sure that a whole stacd pass ran after this call (as StasRun.fullPass): once stacd answers on the bus
+ * (its signal handling is installed), SIGHUP (same configuration) twice, each time waiting until a new pass
+ * started. Passes never overlap, so the second one starting means the first one, which saw the kernel and stafd
+ * as they were when this was called, has finished executing: what it would have disconnected is gone by then.
+ */
+async function fullPass(stac: StacClient, stacd: ChildProcess): Promise<void> {
+  const passes = async () => {
+    try {
+      return Number((JSON.parse(await stac.processInfo()) as Record<string, string>)['reconcile passes']);
+    } catch {
+      return undefined; // not on the bus (yet)
+    }
+  };
+  for (let i = 0; i < 2; i++) {
+    let n: number | undefined;
+    await until('stacd on the bus', async () => {
+      n = await passes();
+      return n !== undefined;
+    });
+    stacd.kill('SIGHUP');
+    await until(`stacd pass ${n! + 1}`, async () => ((await passes()) ?? 0) > n!);
   }
 }
 
@@ -140,7 +167,7 @@ test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts,
   nvmet.unlink(NQN(3), disc);
   nvmet.link(NQN(1), disc); // keep the port listening with something else
   await until('subsys1 back', async () => (await ioNqns()).includes(NQN(1)));
-  await new Promise((r) => setTimeout(r, 2000));
+  await fullPass(stac, stacd); // a whole pass that saw the log without subsys3
   assert.ok((await ioNqns()).includes(NQN(3)), 'the controller= IOC is kept without its DLPE');
 
   // A connection made outside stas (nvme connect, the udev rule) is adopted, not duplicated.
@@ -182,10 +209,17 @@ test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts,
   assert.deepEqual(await ioNqns(), before, 'stopping stacd leaves connections in place');
   stacd = daemon('stacd', stacConf, sys, dbus.address, join(dir, 'stacd'));
   await stopDaemon(stafd);
-  await new Promise((r) => setTimeout(r, 4000));
+  await fullPass(stac, stacd); // a whole pass with stafd away
   assert.deepEqual(await ioNqns(), before, 'stacd restarted while stafd is away: nothing disconnected');
   stafd = daemon('stafd', stafConf, sys, dbus.address, join(dir, 'stafd'));
-  await new Promise((r) => setTimeout(r, 4000));
+  await until('stafd connected to its DC again', async () => {
+    try {
+      return (await staf.listControllers(true)).some((c) => c['connected'] === 'True');
+    } catch {
+      return false; // not on the bus yet
+    }
+  });
+  await fullPass(stac, stacd); // a whole pass with stafd back and its log read again
   assert.deepEqual(await ioNqns(), before, 'stafd restart: nothing disconnected');
   await stopDaemon(stacd);
   await stopDaemon(stafd);
@@ -214,8 +248,12 @@ test('no-disconnect keeps connections when their DLPE goes', { skip }, async (t)
     for (const p of [stacd, stafd]) if (p.exitCode === null) p.kill('SIGKILL');
   });
   await until('2 IOCs connected', async () => (await ioNqns()).length === 2);
+  const bus = await openSystemBus({ address: dbus.address });
+  t.after(() => bus.disconnect());
+  const staf = stafClient(bus);
   nvmet.unlink(NQN(1), disc);
-  await new Promise((r) => setTimeout(r, 5000));
+  await until('stafd saw the change', async () => !(await staf.getAllLogPages(false)).includes(NQN(1)));
+  await fullPass(stacClient(bus), stacd); // a whole pass that saw the log without subsys1
   assert.deepEqual(await ioNqns(), [NQN(1), NQN(2)], 'sticky under no-disconnect');
   await stopDaemon(stacd);
   await stopDaemon(stafd);

@@ -19,6 +19,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { scaled } from '../support/slow.js';
 import { disconnectAll, freshLab, labSkipReason } from './support/host.js';
 import { clearRegistry, ioNqns } from './support/stas-run.js';
 
@@ -34,7 +35,7 @@ const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', DEBIAN_FRO
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:systemd-${i}`;
 
 function run(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', env: ENV, timeout: 300_000 });
+  const r = spawnSync(cmd, args, { encoding: 'utf8', env: ENV, timeout: scaled(300_000) });
   return { status: r.status, out: `${r.stdout}${r.stderr}`, stdout: r.stdout };
 }
 function ok(cmd: string, args: string[]): string {
@@ -43,9 +44,10 @@ function ok(cmd: string, args: string[]): string {
   return r.stdout;
 }
 async function until(what: string, cond: () => Promise<boolean> | boolean, ms: number, why = () => '') {
-  const deadline = Date.now() + ms;
+  const limit = scaled(ms);
+  const deadline = Date.now() + limit;
   while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${why()}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${limit} ms waiting for ${what}\n${why()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -66,7 +68,7 @@ function adlpNqns(): string[] {
 
 test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, hardening, journal', {
   skip,
-  timeout: 900_000,
+  timeout: scaled(900_000),
 }, async (t) => {
   t.after(async () => {
     run('systemctl', ['stop', 'stacd', 'stafd']);

@@ -14,6 +14,7 @@ import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REGISTRY_DIR } from '../../src/adapters/kernel/registry.js';
+import { scaled } from '../support/slow.js';
 import {
   connectOptions,
   ctrlAttr,
@@ -32,7 +33,7 @@ const DELAYS_S = [0, 0.1, 0.2, 0.3, 0.5, 1.0, 1.9, 2.5];
 
 test("nvme-cli's udev rule and stacd racing on the same AEN: one controller each, adopted, no errors", {
   skip,
-  timeout: 300_000,
+  timeout: scaled(300_000),
 }, async (t) => {
   const { nvmet, disc, host, run } = await stasLab(t);
   nvmet.addSubsystem({

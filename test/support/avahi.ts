@@ -12,6 +12,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scaled } from './slow.js';
 
 export const AVAHI_APT_PACKAGES = ['dbus-daemon', 'avahi-daemon', 'avahi-utils', 'iproute2', 'util-linux'];
 
@@ -93,7 +94,7 @@ function track(child: ChildProcess): Promise<void> {
 async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), scaled(5_000));
   await exited;
   clearTimeout(timer);
 }
@@ -120,7 +121,10 @@ export async function startAvahiDaemon(busAddress: string): Promise<AvahiDaemon>
   const exited = track(child);
   let out = '';
   const started = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`avahi-daemon did not start in 15 s:\n${out}`)), 15_000);
+    const timer = setTimeout(
+      () => reject(new Error(`avahi-daemon did not start in ${scaled(15)} s:\n${out}`)),
+      scaled(15_000),
+    );
     const onData = (d: Buffer) => {
       out += d.toString();
       if (out.includes('Server startup complete')) {
@@ -173,8 +177,8 @@ export function publishService(
   let out = '';
   const established = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`avahi-publish: not established in 15 s:\n${out}`)),
-      15_000,
+      () => reject(new Error(`avahi-publish: not established in ${scaled(15)} s:\n${out}`)),
+      scaled(15_000),
     );
     const onData = (d: Buffer) => {
       out += d.toString();

@@ -3,6 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scaled } from './slow.js';
 
 export const DBUS_DAEMON = '/usr/bin/dbus-daemon';
 
@@ -115,8 +116,8 @@ ${includes}
     address = await new Promise<string>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(
-        () => reject(new Error(`dbus-daemon did not start in 10 s: ${stderr}`)),
-        10_000,
+        () => reject(new Error(`dbus-daemon did not start in ${scaled(10)} s: ${stderr}`)),
+        scaled(10_000),
       );
       child.stdout?.on('data', (d: Buffer) => {
         out += d.toString();

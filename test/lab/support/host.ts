@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scaled } from '../../support/slow.js';
 import { modprobe, NVMET_ROOT, type Nvmet, Nvmet as NvmetClass, type Port } from './nvmet.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
@@ -150,18 +151,20 @@ export function diskSizeBytes(disk: string): number {
 
 /**
  * Polls `probe` every `intervalMs` until it returns a truthy value, and returns that value. Throws
- * after `timeoutMs`, naming `what`. (Node cannot open netlink sockets; sysfs is polled instead.)
+ * after `timeoutMs` (scaled by STAS_LAB_SLOW), naming `what`. (Node cannot open netlink sockets; sysfs is
+ * polled instead.)
  */
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | null | false,
   { timeoutMs = 15_000, intervalMs = 10 } = {},
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
+  const limit = scaled(timeoutMs);
+  const deadline = Date.now() + limit;
   for (;;) {
     const value = probe();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${limit} ms waiting for ${what}`);
     await sleep(intervalMs);
   }
 }

@@ -19,11 +19,15 @@ import { type StafClient, stafClient, type TidArgs } from '../../../src/adapters
 import { type MessageBus, openSystemBus } from '../../../src/adapters/dbus/service.js';
 import { WELL_KNOWN_DISC_NQN } from '../../../src/core/tid.js';
 import { type DbusDaemon, startDbusDaemon } from '../../support/dbus-daemon.js';
+import { scaled } from '../../support/slow.js';
 import type { HostIdentity } from './host.js';
 
 export const STAFD_JS = fileURLToPath(new URL('../../../src/cli/stafd.js', import.meta.url));
-/** Longest wait for any condition (the slowest path in these tests is a 3 s reconnect plus a 1.5 s soak). */
-export const WAIT_MS = 20_000;
+/**
+ * Longest wait for any condition (the slowest path in these tests is a 3 s reconnect); every wait is scaled by
+ * STAS_LAB_SLOW.
+ */
+export const WAIT_MS = 30_000;
 
 /** One `controller=` line for a TCP discovery controller. */
 export function controllerLine(trsvcid: number | string, traddr = '127.0.0.1', extra = ''): string {
@@ -141,7 +145,7 @@ export class StafdRun {
     this.cleanups.push(() => this.dbus?.stop());
     this.bus = await openSystemBus({ address: this.dbus.address });
     this.cleanups.push(() => this.bus?.disconnect());
-    this.client = stafClient(this.bus, { timeoutMs: 10_000 });
+    this.client = stafClient(this.bus, { timeoutMs: scaled(10_000) });
     // The subscriptions follow the owner of org.nvmexpress.staf, so they survive stafd restarts.
     const s1 = await this.client.onLogPagesChanged((tid, device) => this.changed.push({ tid, device }));
     const s2 = await this.client.onDcRemoved(() => this.dcRemoved++);
@@ -192,20 +196,21 @@ export class StafdRun {
     if (p.exitCode === null && p.signalCode === null) {
       const exited = once(p, 'exit');
       p.kill(signal);
-      const timer = setTimeout(() => p.kill('SIGKILL'), WAIT_MS);
+      const timer = setTimeout(() => p.kill('SIGKILL'), scaled(WAIT_MS));
       await exited;
       clearTimeout(timer);
     }
     return p.exitCode;
   }
 
-  /** Polls `cond` every 100 ms until it holds; throws after `ms` with stafd's output. */
+  /** Polls `cond` every 100 ms until it holds; throws after `ms` (scaled) with stafd's output. */
   async until(what: string, cond: () => Promise<boolean> | boolean, ms = WAIT_MS): Promise<void> {
-    const end = Date.now() + ms;
+    const limit = scaled(ms);
+    const end = Date.now() + limit;
     for (;;) {
       if (await cond()) return;
       if (Date.now() > end)
-        throw new Error(`timed out after ${ms} ms waiting for ${what}\n--- stafd:\n${this.out}`);
+        throw new Error(`timed out after ${limit} ms waiting for ${what}\n--- stafd:\n${this.out}`);
       await sleep(100);
     }
   }

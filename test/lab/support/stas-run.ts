@@ -22,10 +22,11 @@ import { REGISTRY_DIR } from '../../../src/adapters/kernel/registry.js';
 import { scanControllers } from '../../../src/adapters/kernel/sysfs.js';
 import type { KernelController } from '../../../src/core/kernel-controller.js';
 import { type DbusDaemon, startDbusDaemon } from '../../support/dbus-daemon.js';
+import { scaled } from '../../support/slow.js';
 import { type HostIdentity, newHostIdentity, resetLab, writeHostIdentity } from './host.js';
 import { Nvmet, type Port } from './nvmet.js';
 
-/** Longest wait for a condition (a 3 s connect retry plus soaks, under TCG). */
+/** Longest wait for a condition (a 3 s connect retry, under TCG); every wait is scaled by STAS_LAB_SLOW. */
 export const WAIT_MS = 30_000;
 
 /** One item of `stacctl plan` (org.nvmexpress.stac.plan). */
@@ -111,8 +112,8 @@ export class StasRun {
     if (this.dbus) return;
     this.dbus = await startDbusDaemon();
     this.bus = await openSystemBus({ address: this.dbus.address });
-    this.stacClient = stacClient(this.bus, { timeoutMs: 10_000 });
-    this.stafClient = stafClient(this.bus, { timeoutMs: 10_000 });
+    this.stacClient = stacClient(this.bus, { timeoutMs: scaled(10_000) });
+    this.stafClient = stafClient(this.bus, { timeoutMs: scaled(10_000) });
   }
 
   private spawn(prog: 'stafd' | 'stacd'): ChildProcess {
@@ -166,7 +167,7 @@ export class StasRun {
     if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
     const exited = once(p, 'exit');
     p.kill('SIGTERM');
-    const timer = setTimeout(() => p.kill('SIGKILL'), WAIT_MS);
+    const timer = setTimeout(() => p.kill('SIGKILL'), scaled(WAIT_MS));
     await exited;
     clearTimeout(timer);
     return p.exitCode;
@@ -184,12 +185,14 @@ export class StasRun {
     this.stafd!.kill('SIGHUP');
   }
 
-  /** Polls `cond` every 100 ms until it holds; throws after `ms` with both daemons' output. */
+  /** Polls `cond` every 100 ms until it holds; throws after `ms` (scaled) with both daemons' output. */
   async until(what: string, cond: () => Promise<boolean> | boolean, ms = WAIT_MS): Promise<void> {
-    const end = Date.now() + ms;
+    const limit = scaled(ms);
+    const end = Date.now() + limit;
     for (;;) {
       if (await cond()) return;
-      if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}\n${this.output()}`);
+      if (Date.now() > end)
+        throw new Error(`timed out after ${limit} ms waiting for ${what}\n${this.output()}`);
       await sleep(100);
     }
   }
