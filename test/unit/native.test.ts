@@ -19,6 +19,7 @@ import {
   ueventUnref,
   ueventWatch,
 } from '../../src/adapters/native.js';
+import { scaled } from '../support/slow.js';
 
 const NATIVE_URL = new URL('../../src/adapters/native.js', import.meta.url).href;
 const skip = nativeUnavailableReason();
@@ -92,8 +93,10 @@ function runNode(
     });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`child did not exit within ${timeoutMs} ms (stdout ${stdout}, stderr ${stderr})`));
-    }, timeoutMs);
+      reject(
+        new Error(`child did not exit within ${scaled(timeoutMs)} ms (stdout ${stdout}, stderr ${stderr})`),
+      );
+    }, scaled(timeoutMs));
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
@@ -510,7 +513,11 @@ test('an exception thrown by onMessage becomes an uncaughtException; the watch g
     import fs from 'node:fs';
     import { ueventOpen, ueventWatch, ueventClose } from ${JSON.stringify(NATIVE_URL)};
     let n = 0;
-    process.on('uncaughtException', (e) => console.log('uncaught', e.message));
+    // The second uevent is sent once the first one's exception has been reported (no fixed delay).
+    process.on('uncaughtException', (e) => {
+      console.log('uncaught', e.message);
+      trigger();
+    });
     const h = ueventWatch(ueventOpen(1 << 20), (buf) => {
       if (!buf.includes('SYNTH_ARG_STASTEST=${tag}')) return;
       n++;
@@ -520,8 +527,7 @@ test('an exception thrown by onMessage becomes an uncaughtException; the watch g
     }, () => {});
     const trigger = () => fs.writeFileSync('${LO_UEVENT}', 'change ${randomUUID()} STASTEST=${tag}');
     trigger();
-    setTimeout(trigger, 200);
-    setTimeout(() => { console.log('timeout'); process.exit(3); }, 8000).unref();
+    setTimeout(() => { console.log('timeout'); process.exit(3); }, ${scaled(8000)}).unref();
   `);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, 'uncaught boom\nsecond 2\n');
