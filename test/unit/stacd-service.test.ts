@@ -164,7 +164,9 @@ test("a recycled device name is not taken for stacd's own controller", async () 
 });
 
 test('EALREADY (the udev rule or an admin connected it between scan and write) is adopted, not a failure; twice in a row is', async () => {
-  const { s, k, logs } = setup();
+  // The pass the race requests ("the next pass adopts it") waits on a manual clock: the test runs the passes itself,
+  // and none started by the scheduler overlaps them however long a pass takes on a busy machine.
+  const { s, k, logs } = setup(undefined, undefined, { schedulerClock: new ManualClock() });
   const inner = k.port.connect;
   let raceFor = 'nqn.2024-01.io.stas-test:subsys1';
   k.port.connect = async (r: ConnectRequest) => {
@@ -191,7 +193,7 @@ test('EALREADY (the udev rule or an admin connected it between scan and write) i
   );
 
   // A kernel that refuses with EALREADY while the scan shows nothing matching: the second time is a failure.
-  const { s: s2, k: k2, logs: logs2 } = setup();
+  const { s: s2, k: k2, logs: logs2 } = setup(undefined, undefined, { schedulerClock: new ManualClock() });
   const inner2 = k2.port.connect;
   k2.port.connect = async (r: ConnectRequest) => {
     if (r.nqn === 'nqn.2024-01.io.stas-test:subsys2')
