@@ -6,11 +6,11 @@ import dbusNext from 'dbus-next/index.js';
 import {
   AvahiBrowser,
   type AvahiBrowser as AvahiBrowserType,
-  type AvahiLogLevel,
   type MdnsService,
 } from '../../src/adapters/avahi/browser.js';
 import { nativeAvailable } from '../../src/adapters/native.js';
 import { isReachable } from '../../src/adapters/tcp-probe.js';
+import type { LogLevel } from '../../src/core/log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { avahiSkipReason, publishService, startAvahiDaemon } from '../support/avahi.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
@@ -31,7 +31,7 @@ type Events = {
 /** Records every event of a browser, in order, and waits for the next matching one. */
 class Recorder {
   readonly events: { name: keyof Events; arg: unknown }[] = [];
-  readonly logs: { level: AvahiLogLevel; message: string }[] = [];
+  readonly logs: { level: LogLevel; message: string }[] = [];
   private waiters: { name: keyof Events; pred: (a: unknown) => boolean; resolve: (a: unknown) => void }[] =
     [];
 
@@ -48,7 +48,7 @@ class Recorder {
     }
   }
 
-  readonly log = (level: AvahiLogLevel, message: string): void => {
+  readonly log = (level: LogLevel, message: string): void => {
     this.logs.push({ level, message });
   };
 

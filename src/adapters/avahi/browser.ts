@@ -23,6 +23,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Message, MessageBus } from 'dbus-next/index.js';
+import type { LogFn } from '../../core/log.js';
 import {
   AVAHI_IF_UNSPEC,
   AVAHI_PROTO_UNSPEC,
@@ -58,14 +59,12 @@ const MATCH_RULES = [
 /** The bus this adapter talks on (calls go through the shared bus-call helper). */
 export type AvahiBus = MessageBus;
 
-export type AvahiLogLevel = 'debug' | 'info' | 'warning' | 'error';
-
 export interface AvahiBrowserOptions {
   /** Service types to browse; default `_nvme-disc._tcp` and `_nvme-disc._udp`. */
   serviceTypes?: readonly string[];
   /** The kernel takes the TP8013 `discovery` option (TXT `nqn=` is used); default true. */
   discoveryNqnSupported?: boolean;
-  log?: (level: AvahiLogLevel, message: string) => void;
+  log?: LogFn;
   /** Interval of the wake-up call while Avahi is absent; default 60 s (nvme-stas). */
   kickIntervalMs?: number;
   /** Give up on a D-Bus call after this long; default 10 s. */
@@ -129,7 +128,7 @@ function isInt(v: unknown): v is number {
 export class AvahiBrowser extends EventEmitter<AvahiBrowserEvents> {
   private readonly serviceTypes: readonly string[];
   private readonly discoveryNqnSupported: boolean;
-  private readonly log: (level: AvahiLogLevel, message: string) => void;
+  private readonly log: LogFn;
   private readonly kickIntervalMs: number;
   private readonly callTimeoutMs: number;
 
