@@ -16,7 +16,10 @@ import {
   asyncEventRequestCommand,
   authReceiveCommand,
   authSendCommand,
+  CAP_TO_UNIT_MS,
+  Cc,
   type Completion,
+  Csts,
   connectAuthRequest,
   connectCommand,
   connectData,
@@ -93,16 +96,6 @@ export interface SessionEvents {
   aen: [AsyncEvent];
   close: [Error | undefined];
 }
-
-/** CAP.TO is in 500 ms units. */
-const CAP_TO_UNIT_MS = 500;
-/** CC: EN, IOSQES=6 (64-byte SQEs), IOCQES=4 (16-byte CQEs). */
-const CC_ENABLE = 0x00460001;
-const CC_SHN_NORMAL = 0x4000;
-const CSTS_RDY = 0x1;
-const CSTS_CFS = 0x2;
-const CSTS_SHST_MASK = 0xc;
-const CSTS_SHST_COMPLETE = 0x8;
 
 function uuidBytes(uuid: string): Buffer {
   const hex = uuid.replace(/-/g, '');
@@ -275,8 +268,8 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
 
     const cap = await this.command('Property Get CAP', (cid) => propertyGetCommand(cid, Property.CAP, 8));
     const readyTimeout = Math.max(((cap.cqe.dw0 >>> 24) & 0xff) * CAP_TO_UNIT_MS, 500);
-    await this.command('Property Set CC', (cid) => propertySetCommand(cid, Property.CC, CC_ENABLE));
-    await this.waitCsts((csts) => (csts & CSTS_RDY) !== 0, readyTimeout, 'controller did not become ready');
+    await this.command('Property Set CC', (cid) => propertySetCommand(cid, Property.CC, Cc.ENABLE));
+    await this.waitCsts((csts) => (csts & Csts.RDY) !== 0, readyTimeout, 'controller did not become ready');
 
     const id = await this.command('Identify', (cid) => identifyCommand(cid), undefined, IDENTIFY_DATA_LENGTH);
     this.identify = parseIdentifyController(id.data);
@@ -360,7 +353,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
       const csts = (
         await this.command('Property Get CSTS', (cid) => propertyGetCommand(cid, Property.CSTS, 4))
       ).cqe.dw0;
-      if (csts & CSTS_CFS) throw new PeerProtocolError('controller fatal status (CSTS.CFS)');
+      if (csts & Csts.CFS) throw new PeerProtocolError('controller fatal status (CSTS.CFS)');
       if (done(csts)) return;
       if (Date.now() > deadline) throw new CommandTimeoutError(`${what} within ${timeoutMs} ms`);
       await sleep(delay);
@@ -618,13 +611,13 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
     try {
       await this.command(
         'Property Set CC (shutdown)',
-        (cid) => propertySetCommand(cid, Property.CC, CC_ENABLE | CC_SHN_NORMAL),
+        (cid) => propertySetCommand(cid, Property.CC, Cc.ENABLE | Cc.SHN_NORMAL),
         undefined,
         0,
         timeoutMs,
       );
       await this.waitCsts(
-        (csts) => (csts & CSTS_SHST_MASK) === CSTS_SHST_COMPLETE,
+        (csts) => (csts & Csts.SHST_MASK) === Csts.SHST_COMPLETE,
         timeoutMs,
         'shutdown did not complete',
       );

@@ -18,6 +18,14 @@ export const FabricsType = { PropertySet: 0x00, Connect: 0x01, PropertyGet: 0x04
 /** Controller properties (register offsets). */
 export const Property = { CAP: 0x00, VS: 0x08, CC: 0x14, CSTS: 0x1c } as const;
 
+/** Controller Configuration bits a discovery host sets: EN with IOSQES=6 (64-byte SQEs) and IOCQES=4 (16-byte
+ * CQEs), and SHN = normal shutdown. */
+export const Cc = { ENABLE: 0x00460001, SHN_NORMAL: 0x4000 } as const;
+/** Controller Status bits: RDY, CFS (fatal), and the SHST field (mask, shutdown complete). */
+export const Csts = { RDY: 0x1, CFS: 0x2, SHST_MASK: 0xc, SHST_COMPLETE: 0x8 } as const;
+/** CAP.TO (ready timeout) is in 500 ms units. */
+export const CAP_TO_UNIT_MS = 500;
+
 export const LogPage = { SupportedLogPages: 0x00, Discovery: 0x70 } as const;
 
 /** Discovery Log Page LSP bits. */
