@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeFileAtomic } from '../src/adapters/atomic-file.js';
+import { LkcWriter, type SavedDc, saveLkc } from '../src/adapters/lkc-file.js';
 import type { DiscoveryLogEntry } from '../src/core/nvme/discovery-log.js';
 import { WELL_KNOWN_DISC_NQN } from '../src/core/tid.js';
-import { LkcWriter, type SavedDc, saveLkc } from '../src/adapters/lkc-file.js';
 import { ioEntry } from '../test/support/discovery-target.js';
 
 const rounds = Number(process.argv[2] ?? 3);

@@ -2,7 +2,7 @@
  * Discovery log page entries as nvme-stas shows them (dictionaries of strings: stafd's get_log_pages and
  * get_all_log_pages on D-Bus, stafctl and stacctl) and back. One table per field serves both directions: stafd
  * encodes with it, stacd decodes stafd's answer with it, so the two cannot drift apart. The text is nvme-stas'
- * (pinned by test/unit/conformance.test.ts); what it does not carry (TSAS bytes other than the TCP security type
+ * (pinned by test/integration/conformance.test.ts); what it does not carry (TSAS bytes other than the TCP security type
  * and the RDMA QP type, provider type and CM service) is not recovered. Pure.
  */
 import type { DiscoveryLogEntry } from './nvme/discovery-log.js';

@@ -10,12 +10,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NoFabricsError } from '../../src/adapters/kernel/fabrics.js';
 import {
   explainKernelDcError,
   KernelDcHost,
   type KernelDcPorts,
 } from '../../src/adapters/kernel/kernel-dc-session.js';
-import { NoFabricsError } from '../../src/adapters/kernel/fabrics.js';
+import { loadLkc, saveLkc } from '../../src/adapters/lkc-file.js';
 import type { ControllerEntry } from '../../src/core/config/controller-line.js';
 import { parseStafdConfig } from '../../src/core/config/service-config.js';
 import { buildConnectOptions, type ConnectRequest } from '../../src/core/connect-options.js';
@@ -31,7 +32,6 @@ import { dcHostFor, findKernelDc } from '../../src/core/stafd/kernel-dc.js';
 import { Tid, WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import type { NvmeEvent } from '../../src/core/uevent.js';
 import { DiscoveryControllerRunner } from '../../src/daemons/stafd/discovery-controller.js';
-import { loadLkc, saveLkc } from '../../src/adapters/lkc-file.js';
 import { ioEntry } from '../support/discovery-target.js';
 
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';

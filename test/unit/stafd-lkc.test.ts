@@ -17,9 +17,9 @@ import { performance } from 'node:perf_hooks';
 import { after, test } from 'node:test';
 import { setImmediate as tick } from 'node:timers/promises';
 import { writeFileAtomicAsync } from '../../src/adapters/atomic-file.js';
+import { LkcWriter, loadLkc, type SavedDc, saveLkc } from '../../src/adapters/lkc-file.js';
 import type { DiscoveryLogEntry } from '../../src/core/nvme/discovery-log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
-import { LkcWriter, loadLkc, type SavedDc, saveLkc } from '../../src/adapters/lkc-file.js';
 import { ioEntry } from '../support/discovery-target.js';
 
 const root = mkdtempSync(join(tmpdir(), 'stafd-lkc-'));

@@ -1,7 +1,7 @@
 /**
  * The stafd program for the lab tests: a private dbus-daemon, the real stafd process
  * (`node dist/src/cli/stafd.js -f CONF --sys-conf SYS` with DBUS_SYSTEM_BUS_ADDRESS and RUNTIME_DIRECTORY, as
- * test/unit/stafd-daemon.test.ts runs it), a D-Bus client subscribed to its signals, bounded waits that show
+ * test/integration/stafd-daemon.test.ts runs it), a D-Bus client subscribed to its signals, bounded waits that show
  * stafd's output when they time out, and cleanup when the test ends.
  *
  * Runs INSIDE the lab guest (lab/vm-run.sh), as root. Which host carries the discovery controllers is the test's

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AuthenticationError, type DiscoverySession } from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
+import {
+  AuthenticationError,
+  type DiscoverySession,
+} from '../../src/adapters/nvme-tcp/userspace-dc-session.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
 import { SeqnumHistory } from '../../src/core/nvme/auth-host.js';
 import { FailureExplanation } from '../../src/core/nvme/auth-messages.js';

@@ -15,6 +15,7 @@ import { accessSync, constants, mkdirSync, mkdtempSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { parseStacdConfig, parseStafdConfig } from '../../src/core/config/service-config.js';
 import { TrType } from '../../src/core/nvme/discovery-log.js';
 import { type PyValue, pformat, pyJsonDumps } from '../../src/core/pprint.js';
@@ -25,7 +26,6 @@ import { StacdService } from '../../src/daemons/stacd/service.js';
 import { StafdService } from '../../src/daemons/stafd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
 import { FakeFabric, LOG_CHANGE_AEN } from '../support/fake-dc.js';
-import { ownershipRegistry } from '../../src/adapters/kernel/registry.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { TEST_IDENTITY } from '../support/stafd-service.js';
 
