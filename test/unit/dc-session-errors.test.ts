@@ -28,6 +28,7 @@ import {
 } from '../../src/core/nvme/discovery-log-read.js';
 import { DcType, encodeIdentifyController, parseIdentifyController } from '../../src/core/nvme/identify.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
+import { controllerFor } from '../support/kernel-records.js';
 
 test('the userspace errors are DcSessionErrors of their kind', () => {
   const status = { sc: 0x2, sct: 0, crd: 0, more: false, dnr: true };
@@ -100,19 +101,9 @@ function kernel(fail: { identify?: unknown; log?: unknown; connect?: unknown } =
     connect: async (r) => {
       if (fail.connect) throw fail.connect;
       ctrls.push({
-        device: 'nvme1',
-        transport: r.transport,
-        traddr: r.traddr,
-        trsvcid: r.trsvcid ?? '',
-        subsysnqn: r.nqn,
-        hostNqn: r.hostNqn,
-        hostId: r.hostId,
-        hostTraddr: '',
-        hostIface: '',
-        srcAddr: '',
+        ...controllerFor(r, 'nvme1'),
         cntrltype: 'discovery',
         dctype: 'ddc',
-        state: 'live',
         hasNamespaces: false,
       });
       return { device: 'nvme1', instance: 1, cntlid: 1 };
