@@ -28,6 +28,7 @@ import { ioEntry } from '../support/discovery-target.js';
 import { FakeFabric, LOG_CHANGE_AEN } from '../support/fake-dc.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { TEST_IDENTITY } from '../support/stafd-service.js';
+import { until } from '../support/until.js';
 
 const PYTHON = '/usr/bin/python3';
 const havePython = (() => {
@@ -120,14 +121,6 @@ function assertJsonDumpsForm(text: string): void {
   assert.equal(text, pyJsonDumps(JSON.parse(text) as PyValue));
   if (havePython) assert.equal(python('json.dumps(v)', JSON.parse(text)), text, 'byte for byte as CPython');
 }
-
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 const DC_ADDR = '10.0.0.1';
 

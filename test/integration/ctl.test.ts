@@ -22,6 +22,7 @@ import type { Logger } from '../../src/daemons/logger.js';
 import { type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
 import { userspaceDcs } from '../support/stafd-process.js';
+import { until } from '../support/until.js';
 
 const bin = (name: string) => fileURLToPath(new URL(`../../src/cli/${name}.js`, import.meta.url));
 const STAFCTL = bin('stafctl');
@@ -91,14 +92,6 @@ function run(prog: string, args: string[], env: NodeJS.ProcessEnv = {}, uid?: nu
     p.on('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
-
-const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 15_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** A logger that drops every message (tron as the D-Bus property sets it). */
 function quietLog(): Logger {

@@ -17,6 +17,7 @@ import { StafdService } from '../../src/daemons/stafd/service.js';
 import { type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { fakeKernel } from '../support/kernel-records.js';
 import { TEST_IDENTITY, testStafdOptions } from '../support/stafd-service.js';
+import { until } from '../support/until.js';
 
 const HOST_KEY = formatDhchapSecret(Buffer.alloc(32, 0x11), 0);
 const LINE_KEY = formatDhchapSecret(Buffer.alloc(32, 0x22), 1);
@@ -33,13 +34,6 @@ function assertNoSecret(what: string, reply: unknown): void {
 const quietLog = (): Logger => Object.assign(() => {}, { tron: false });
 
 /** Polls `cond` (no fixed wait): the service's first pass is asynchronous. */
-async function until(cond: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 2000; i++) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 const tidOf = (c: Record<string, string>): TidArgs => [
   c['transport'] ?? '',
@@ -89,7 +83,7 @@ describe('secrets never go over D-Bus, to any caller', {
     const api = await exportStafdApi(sbus, service, quietLog());
     stops.push(() => api.close());
     const c: StafClient = stafClient(cbus, { timeoutMs: 10_000 });
-    await until(async () => (await c.listControllers(false)).length === 1, 'the configured DC');
+    await until('the configured DC', async () => (await c.listControllers(false)).length === 1);
     const [dc] = await c.listControllers(true);
     // The service knows the secrets (the listing says so) and never shows them.
     assert.equal(dc!['dhchap-secret'], '<redacted>');

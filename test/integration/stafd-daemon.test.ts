@@ -16,6 +16,7 @@ import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../support/discovery-target.js';
 import { userspaceDcs } from '../support/stafd-process.js';
+import { until } from '../support/until.js';
 
 const STAFD = fileURLToPath(new URL('../../src/cli/stafd.js', import.meta.url));
 const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e3e0dbe-3c2d-4f1a-9f0e-1a2b3c4d5e6f';
@@ -28,14 +29,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await c();
 });
-
-const until = async (what: string, cond: () => Promise<boolean> | boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 /** Runs a daemon (stafd or stacd) as root would; output() is what it wrote so far. Killed at the end if still up. */
 function runDaemon(

@@ -17,6 +17,7 @@ import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { scaled } from '../support/slow.js';
+import { until } from '../support/until.js';
 import { disconnectAll, freshLab, labSkipReason } from './support/host.js';
 import { clearRegistry, ioControllers, ioNqns } from './support/stas-run.js';
 
@@ -33,15 +34,6 @@ const SOCKET = '/run/dbus/system_bus_socket';
 function systemEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
   return env;
-}
-
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms: number): Promise<void> {
-  const limit = scaled(ms);
-  const deadline = Date.now() + limit;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${limit} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 function run(cmd: string, args: string[], user?: string) {

@@ -18,21 +18,12 @@ import { type StacClient, stacClient, stafClient } from '../../src/adapters/dbus
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { scanControllers } from '../../src/adapters/kernel/sysfs.js';
 import { startDbusDaemon } from '../support/dbus-daemon.js';
-import { scaled } from '../support/slow.js';
+import { until } from '../support/until.js';
 import { connectOptions, fabricsConnect, freshLab, labSkipReason } from './support/host.js';
 import { controllerLine, stafdConf } from './support/stafd-run.js';
 
 const skip = labSkipReason();
 const NQN = (i: number) => `nqn.2024-01.io.stas-lab:stacd-${i}`;
-
-/** Polls `cond` every 100 ms until it holds; throws after `ms` (scaled by STAS_LAB_SLOW). */
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-  const end = Date.now() + scaled(ms);
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * Makes sure that a whole stacd pass ran after this call (as StasRun.fullPass): once stacd answers on the bus

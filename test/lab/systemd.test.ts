@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { scaled } from '../support/slow.js';
+import { until } from '../support/until.js';
 import { disconnectAll, freshLab, labSkipReason } from './support/host.js';
 import { clearRegistry, ioNqns } from './support/stas-run.js';
 
@@ -42,14 +43,6 @@ function ok(cmd: string, args: string[]): string {
   const r = run(cmd, args);
   assert.equal(r.status, 0, `${cmd} ${args.join(' ')}:\n${r.out}`);
   return r.stdout;
-}
-async function until(what: string, cond: () => Promise<boolean> | boolean, ms: number, why = () => '') {
-  const limit = scaled(ms);
-  const deadline = Date.now() + limit;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${limit} ms waiting for ${what}\n${why()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 const prop = (unit: string, p: string) => ok('systemctl', ['show', '-p', p, '--value', unit]).trim();
 const owned = (name: string) => run('busctl', ['--system', 'status', name]).status === 0;
@@ -127,6 +120,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
         'stacd to connect its controller= line',
         async () => (await ioNqns()).includes(NQN(3)),
         60_000,
+        100,
         status,
       );
     },
@@ -145,6 +139,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
         '"Configuration reloaded" in the journal',
         () => journal('stafd').includes('Configuration reloaded'),
         30_000,
+        100,
         () => journal('stafd'),
       );
       assert.equal(prop('stafd', 'MainPID'), pid, 'reload must not restart the daemon');
@@ -152,6 +147,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
         'the discovered I/O controllers connected by stacd',
         async () => JSON.stringify(await ioNqns()) === JSON.stringify([NQN(1), NQN(2), NQN(3)]),
         60_000,
+        100,
         status,
       );
       const warnings = journal('stafd', '-p', 'warning');
@@ -168,7 +164,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
   );
 
   await t.test('kill -9: systemd restarts stafd, which serves the last-known log pages at once', async () => {
-    await until('stafd to have the log pages', () => adlpNqns().length === 2, 30_000, status);
+    await until('stafd to have the log pages', () => adlpNqns().length === 2, 30_000, 100, status);
     await until(
       'the last-known configuration written',
       () => {
@@ -184,6 +180,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
       'systemd to restart stafd',
       () => Number(prop('stafd', 'NRestarts')) > restarts && prop('stafd', 'ActiveState') === 'active',
       60_000,
+      100,
       status,
     );
     assert.notEqual(prop('stafd', 'MainPID'), pid);

@@ -13,18 +13,7 @@ export type DaemonProcess = ChildProcess & {
   exited: Promise<[number | null, NodeJS.Signals | null]>;
 };
 
-/** Polls `cond` until true; throws after `ms` (generous: these tests run on loaded machines). */
-export async function until(
-  what: string,
-  cond: () => Promise<boolean> | boolean,
-  ms = 30_000,
-): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from './until.js';
 
 /**
  * [exit code, signal] of `proc`; if it has not exited within `ms` (generous), it is killed (SIGKILL) and this

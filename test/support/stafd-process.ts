@@ -37,24 +37,9 @@ export function userspaceDcs(conf: string): string {
   return `${conf}${conf === '' || conf.endsWith('\n') ? '' : '\n'}${DCCM}\nkernel-discovery = false\n`;
 }
 
-/** Polls `cond` every 50 ms until it holds; throws after `ms`, scaled (a deadline for readiness, not a timing check). */
-export async function until(
-  what: string,
-  cond: () => Promise<boolean> | boolean,
-  ms = 30_000,
-): Promise<void> {
-  const end = Date.now() + scaled(ms);
-  let last: unknown;
-  for (;;) {
-    try {
-      if (await cond()) return;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { until } from './until.js';
+
+export { until };
 
 /** GET /metrics from 127.0.0.1:port: the body. */
 export function scrape(port: number, timeoutMs = 10_000): Promise<string> {

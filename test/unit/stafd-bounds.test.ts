@@ -13,6 +13,7 @@ import { StafdService } from '../../src/daemons/stafd/service.js';
 import { ioEntry } from '../support/discovery-target.js';
 import { FakeFabric, LOG_CHANGE_AEN } from '../support/fake-dc.js';
 import { TEST_IDENTITY } from '../support/stafd-service.js';
+import { until } from '../support/until.js';
 
 const opts = { defaultHostNqn: TEST_IDENTITY.hostNqn };
 const dc = (traddr: string, trsvcid = '8009') =>
@@ -277,14 +278,6 @@ test('runner: a log the cache bound refuses is not cached nor announced; the pre
 });
 
 // ---- the service ------------------------------------------------------------------------------------------------
-
-const until = async (what: string, cond: () => boolean, ms = 20_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 function service(fabric: FakeFabric, conf: string) {
   const logs: string[] = [];
