@@ -124,6 +124,9 @@ interface ScaleSize {
   warm: number;
   coldPass: number;
   peakRssMiB: number;
+  /** Median over the rounds of each round's pass / bare writes. */
+  warmRatio?: number;
+  coldRatio?: number;
 }
 interface ScaleData {
   rounds: number;
@@ -183,6 +186,7 @@ const ms = (x: number | null | undefined) =>
       : `${x.toFixed(0)} ms`;
 const mib = (x: number | undefined) => (x === undefined || Number.isNaN(x) ? '–' : `${x.toFixed(0)} MiB`);
 const ratio = (x: number, base: number) => `${(x / base).toFixed(2)} ×`;
+const times = (r: number) => `${r.toFixed(2)} ×`;
 
 const rows: string[][] = [];
 if (aen) {
@@ -240,8 +244,8 @@ for (const n of [10_000, 65_536]) {
 if (scale) {
   for (const s of scale.sizes) {
     rows.push([
-      `connect N=${s.n}: stacd warm pass / cold pass (× bare writes)${scale.rounds > 1 ? `, median of ${scale.rounds}` : ''}`,
-      `${ms(s.warm)} (${ratio(s.warm, s.bare)}) / ${ms(s.coldPass)} (${ratio(s.coldPass, s.bare)})`,
+      `connect N=${s.n}: stacd warm pass / cold pass (× bare writes${scale.rounds > 1 ? ` of the same round); medians of ${scale.rounds} rounds` : ')'}`,
+      `${ms(s.warm)} (${times(s.warmRatio ?? s.warm / s.bare)}) / ${ms(s.coldPass)} (${times(s.coldRatio ?? s.coldPass / s.bare)})`,
       `bare writes ${ms(s.bare)}; \`nvme connect-all\` ${ms(s.cli)} (${ratio(s.cli, s.bare)})`,
     ]);
   }

@@ -192,6 +192,10 @@ emit('scale', {
     bareDeletes: m(rs, 'bareDeletes'),
     warmDisconnect: m(rs, 'warmDisconnect'),
     peakRssMiB: m(rs, 'rssMiB'),
+    // Each round's pass over the same round's bare writes, the median of those: steadier than a ratio of medians
+    // when the host's speed drifts between rounds.
+    warmRatio: median(rs.map((r) => r.warmConnect / r.bare)),
+    coldRatio: median(rs.map((r) => r.coldPass / r.bare)),
     every: rs.map((r) => ({ bare: r.bare, warm: r.warmConnect, coldPass: r.coldPass })),
   })),
   aen: aenLatencies.length
