@@ -15,7 +15,8 @@
 # share the guest kernel's single NVMe target and host.
 # A staged install (make install DESTDIR=) is made first for test/lab/install.test.ts (STAS_STAGED_ROOT), and
 # the Debian package (make deb) for test/lab/deb.test.ts (STAS_DEB).
-# Environment: LAB_TIMEOUT (seconds, default 1200), LAB_MEM (MB, default 1536), LAB_CPUS (default 2).
+# Environment: LAB_TIMEOUT (seconds per boot, default 2400: only a bound on a hung guest; the main boot takes
+# 10-15 min on a quiet 2-core host and twice that beside a second guest), LAB_MEM (MB, default 1536), LAB_CPUS (default 2).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -61,7 +62,7 @@ guest() { # [vm-run options] -- TEST-FILE...
   local vm=()
   while [ "$1" != -- ]; do vm+=("$1") && shift; done
   shift
-  bash lab/vm-run.sh --timeout "${LAB_TIMEOUT:-1200}" --mem "${LAB_MEM:-1536}" --cpus "${LAB_CPUS:-2}" \
+  bash lab/vm-run.sh --timeout "${LAB_TIMEOUT:-2400}" --mem "${LAB_MEM:-1536}" --cpus "${LAB_CPUS:-2}" \
     --env STAS_STAGED_ROOT="$STAGE" --env STAS_DEB="$DEB" "${vm[@]}" -- \
     node --test --test-reporter=spec --test-concurrency=1 "${opts[@]}" "$@"
 }

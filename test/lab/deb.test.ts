@@ -25,7 +25,7 @@ import {
 } from 'node:fs';
 import { test } from 'node:test';
 import { scaled } from '../support/slow.js';
-import { labSkipReason } from './support/host.js';
+import { labSkipReason, skipManDbTrigger } from './support/host.js';
 
 const DEB = process.env['STAS_DEB'];
 const skip =
@@ -101,6 +101,7 @@ test('the .deb installs, removes and purges cleanly with dpkg', { skip, timeout:
   rmSync('/var/lib/man-db/auto-update', { force: true });
 
   // dpkg -i
+  skipManDbTrigger();
   ok('dpkg', ['-i', DEB!]);
   assert.match(`${query('Status')} ${query('Version')}`, /^install ok installed \d/);
   for (const f of files) assert.ok(existsSync(f), `${f} installed`);
@@ -163,6 +164,7 @@ test('the .deb installs, removes and purges cleanly with dpkg', { skip, timeout:
 
   // Without an admin's file, /etc/stas itself goes: install and purge again.
   rmSync('/etc/stas/sys.conf');
+  skipManDbTrigger();
   ok('dpkg', ['-i', DEB!]);
   ok('dpkg', ['-P', 'stas']);
   assert.equal(exists('/etc/stas'), false, '/etc/stas purged');

@@ -21,7 +21,7 @@ import { appendFileSync, existsSync, readFileSync, rmSync, writeFileSync } from 
 import { test } from 'node:test';
 import { scaled } from '../support/slow.js';
 import { until } from '../support/until.js';
-import { disconnectAll, freshLab, labSkipReason } from './support/host.js';
+import { disconnectAll, freshLab, labSkipReason, skipManDbTrigger } from './support/host.js';
 import { clearRegistry, ioNqns } from './support/stas-run.js';
 
 const DEB = process.env['STAS_DEB'];
@@ -76,6 +76,7 @@ test('the .deb under systemd: identity units, Type=dbus, reload, restart, stop, 
     nvmet.addSubsystem({ nqn, namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }], ports: [disc] });
   nvmet.addSubsystem({ nqn: NQN(3), namespaces: [{ backend: 'null_blk', sizeBytes: 1 << 20 }], ports: [io] });
 
+  skipManDbTrigger();
   ok('dpkg', ['-i', DEB!]);
   // The postinst started the units (systemd runs); stop them to set things up as an admin would.
   ok('systemctl', ['stop', 'stacd', 'stafd']);
