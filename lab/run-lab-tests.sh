@@ -21,6 +21,12 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
+# STAS_LAB_SLOW (the factor every lab deadline is scaled by, test/support/slow.ts) defaults to 3 here: the guest is
+# emulated (TCG) and shares the host's CPUs with whatever else runs, and a deadline only bounds a hung test (a
+# passing test is not slower for it). Three clean-clone CI runs side by side (three guests on 2 cores) missed the
+# default 30 s "IOCs connected" deadline of stacd.test.ts with factor 1.
+export STAS_LAB_SLOW="${STAS_LAB_SLOW:-3}"
+
 # Builds the guest if lab/build/ is missing or was built from another lab/init, setup.sh or kernel
 # version; a no-op (about 1 s) otherwise.
 bash lab/setup.sh --build-only
