@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startDbusDaemon } from '../test/support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../test/support/discovery-target.js';
-import { HOSTID, HOSTNQN, sample, startStafd, until } from '../test/support/stafd-process.js';
+import { HOSTID, HOSTNQN, lkcEntryCount, sample, startStafd, until } from '../test/support/stafd-process.js';
 
 const BUNDLE = process.env['STAS_BUNDLE'] ?? fileURLToPath(new URL('../bundle/', import.meta.url));
 const SETTLE_MS = Number(process.argv[2] ?? 3) * 1000;
@@ -117,15 +117,7 @@ async function withLog(n: number): Promise<Mem & { lkcKiB: number }> {
   });
   try {
     await until('the log cached', async () => sample(await s.metrics(), 'stas_dlpe') === n, 600_000);
-    await until(
-      'the last-known config with the log',
-      () => {
-        if (!existsSync(s.lkcPath)) return false;
-        const body = JSON.parse(readFileSync(s.lkcPath, 'utf8')) as { dcs: { logPages: unknown[] }[] };
-        return body.dcs.reduce((a, dc) => a + dc.logPages.length, 0) === n;
-      },
-      600_000,
-    );
+    await until('the last-known config with the log', () => lkcEntryCount(s.lkcPath) === n, 600_000);
     await settle();
     return { ...memOf(s.pid), lkcKiB: readFileSync(s.lkcPath).length / 1024 };
   } finally {

@@ -9,9 +9,15 @@
  *      (/proc/PID/status), last-known-config size, and the cost of 1,000 AENs on that log.
  * Figures only, no assertions. Usage: node dist/bench/stafd-storm.js [AENs per storm] [AENs per second]
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { DiscoveryTarget, ioEntry } from '../test/support/discovery-target.js';
-import { type StafdProcess, sample, startStafd, until } from '../test/support/stafd-process.js';
+import {
+  lkcEntryCount,
+  type StafdProcess,
+  sample,
+  startStafd,
+  until,
+} from '../test/support/stafd-process.js';
 
 const COUNT = Number(process.argv[2] ?? 5000);
 const RATE = Number(process.argv[3] ?? 700);
@@ -162,15 +168,7 @@ for (const n of [10_000, 65_536]) {
       async (s, h) => {
         await waitRead(s, n);
         const firstReadMs = now() - t0;
-        await until(
-          'the last-known config with the log',
-          () => {
-            if (!existsSync(s.lkcPath)) return false;
-            const body = JSON.parse(readFileSync(s.lkcPath, 'utf8')) as { dcs: { logPages: unknown[] }[] };
-            return body.dcs.reduce((a, dc) => a + dc.logPages.length, 0) === n;
-          },
-          600_000,
-        );
+        await until('the last-known config with the log', () => lkcEntryCount(s.lkcPath) === n, 600_000);
         const lkcKiB = statSync(s.lkcPath).size / 1024;
         const f = s.figures();
         const st = await storm(s, h, `${n} entries, steady`, 1000);

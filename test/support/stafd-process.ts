@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,13 @@ export function procFigures(pid: number): { fds: number; rssMiB: number; hwmMiB:
     hwmMiB: kb('VmHWM') / 1024,
     cpuMs: (ticks * 1000) / 100,
   };
+}
+
+/** How many log entries stafd's last-known config at `path` holds (0 while it is not written yet). */
+export function lkcEntryCount(path: string): number {
+  if (!existsSync(path)) return 0;
+  const body = JSON.parse(readFileSync(path, 'utf8')) as { dcs: { logPages: unknown[] }[] };
+  return body.dcs.reduce((a, dc) => a + dc.logPages.length, 0);
 }
 
 export interface StafdProcess {
