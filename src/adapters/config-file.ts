@@ -11,6 +11,7 @@ import {
   type StafdConfig,
 } from '../core/config/service-config.js';
 import { parseSysConfig, type SysConfig } from '../core/config/sys-config.js';
+import { errorText } from '../core/log.js';
 
 /** A path that names something other than a regular file (a FIFO, a device, a directory...): never read. */
 export class NotRegularFileError extends Error {
@@ -93,7 +94,7 @@ function unreadable<T>(path: string, parse: ConfigParser<T>, e: unknown): Config
         message:
           e instanceof NotRegularFileError
             ? `${fileRef(path)} is not a regular file (${e.kind}). Defaults will be used`
-            : `${fileRef(path)} cannot be read (${e instanceof Error ? e.message : String(e)}). Defaults will be used`,
+            : `${fileRef(path)} cannot be read (${errorText(e)}). Defaults will be used`,
       };
   return {
     config: defaults.config,

@@ -3,6 +3,8 @@
  * carries it: the userspace NVMe/TCP session (src/adapters/nvme-tcp/userspace-dc-session.ts) or a kernel controller
  * (src/adapters/kernel/kernel-dc-session.ts).
  */
+
+import { errorText } from '../core/log.js';
 import type { SeqnumHistory } from '../core/nvme/auth-host.js';
 import type { AsyncEvent, DimTask } from '../core/nvme/commands.js';
 import type { DimHostRegistration } from '../core/nvme/dim.js';
@@ -56,7 +58,7 @@ export class DcSessionError extends Error {
 export function asDcSessionError(e: unknown, kind: DcSessionErrorKind): DcSessionError {
   if (e instanceof DcSessionError) return e;
   const code = (e as { code?: unknown } | undefined)?.code;
-  return new DcSessionError(kind, e instanceof Error ? e.message : String(e), {
+  return new DcSessionError(kind, errorText(e), {
     cause: e,
     code: typeof code === 'string' ? code : undefined,
   });

@@ -4,6 +4,7 @@ import type { MessageBus } from 'dbus-next/index.js';
 import type { TidArgs } from '../adapters/dbus/clients.js';
 import { openSystemBus } from '../adapters/dbus/service.js';
 import { parseStrict, splitCommand, UsageError } from '../core/argv.js';
+import { errorText } from '../core/log.js';
 import { type PyValue, pformat, pyLen } from '../core/pprint.js';
 import { VERSION_TEXT } from '../version.js';
 
@@ -249,7 +250,7 @@ export async function ctlMain<C>(p: CtlProgram<C>, argv: readonly string[]): Pro
       process.stderr.write(`${command ? subUsage(p, command) : usageLine(p)}${where}: error: ${e.message}\n`);
       return EXIT_USAGE;
     }
-    process.stderr.write(`${p.prog}: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`${p.prog}: ${errorText(e)}\n`);
     return EXIT_ERROR;
   }
 

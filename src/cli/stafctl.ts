@@ -5,6 +5,7 @@ import { type StafClient, stafClient } from '../adapters/dbus/clients.js';
 import { UsageError } from '../core/argv.js';
 import { parseSysConfig } from '../core/config/sys-config.js';
 import { resolveValue } from '../core/host-identity.js';
+import { errorText } from '../core/log.js';
 import type { PyValue } from '../core/pprint.js';
 import { WELL_KNOWN_DISC_NQN } from '../core/tid.js';
 import { isTransport, TRANSPORT_NAMES } from '../core/transport.js';
@@ -44,9 +45,7 @@ function systemHostNqn(sysConf: string): string {
   try {
     nqn = resolveValue(config.nqn, (p) => readRegularFileSync(p));
   } catch (e) {
-    throw new CtlError(
-      `cannot read the host NQN (${sysConf}: ${e instanceof Error ? e.message : String(e)}); give it with -q/--host-nqn`,
-    );
+    throw new CtlError(`cannot read the host NQN (${sysConf}: ${errorText(e)}); give it with -q/--host-nqn`);
   }
   if (!nqn) throw new CtlError(`no host NQN in ${sysConf}; give it with -q/--host-nqn`);
   return nqn;

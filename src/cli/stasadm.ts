@@ -7,6 +7,7 @@ import { readRegularFileSync } from '../adapters/config-file.js';
 import { parseStrict, splitCommand, UsageError } from '../core/argv.js';
 import { setIniOption } from '../core/config/ini-edit.js';
 import { hostNqnFromUuid, isUuid, uuidFromMachineId, uuidFromSmbiosProductUuid } from '../core/host-nqn.js';
+import { errorText } from '../core/log.js';
 import { VERSION_TEXT } from '../version.js';
 
 const PROG = 'stasadm';
@@ -141,7 +142,7 @@ export function main(argv: readonly string[]): number {
       process.stderr.write(`${USAGE}${PROG}: error: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`${errorText(e)}\n`);
     return 1;
   }
 }

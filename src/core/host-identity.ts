@@ -5,6 +5,7 @@
 import { SYS_SCHEMA } from './config/schema.js';
 import type { SysConfig } from './config/sys-config.js';
 import { NQN_MAX_BYTES } from './kernel-options.js';
+import { errorText } from './log.js';
 
 /** sys.conf [Host] values as written (defaults applied), before `file://` resolution. */
 export type HostConfigValues = SysConfig;
@@ -40,10 +41,6 @@ export function resolveValue(value: string, read: TextReader, wholeLine = false)
   const first = (text.split('\n')[0] ?? '').trim();
   const result = wholeLine ? first : (first.split(/\s+/)[0] ?? '');
   return result || undefined;
-}
-
-function describeError(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 function isNotFound(e: unknown): boolean {
@@ -90,7 +87,7 @@ export function resolveHostIdentity(
   try {
     hostNqn = resolveValue(values.nqn, read);
   } catch (e) {
-    throw new HostIdentityError(`Error reading mandatory Host NQN (see stasadm --help): ${describeError(e)}`);
+    throw new HostIdentityError(`Error reading mandatory Host NQN (see stasadm --help): ${errorText(e)}`);
   }
   if (!hostNqn)
     throw new HostIdentityError('Error reading mandatory Host NQN (see stasadm --help): empty value');
@@ -108,7 +105,7 @@ export function resolveHostIdentity(
   try {
     hostId = resolveValue(values.id, read);
   } catch (e) {
-    throw new HostIdentityError(`Error reading mandatory Host ID (see stasadm --help): ${describeError(e)}`);
+    throw new HostIdentityError(`Error reading mandatory Host ID (see stasadm --help): ${errorText(e)}`);
   }
   if (!hostId)
     throw new HostIdentityError('Error reading mandatory Host ID (see stasadm --help): empty value');
@@ -121,7 +118,7 @@ export function resolveHostIdentity(
       key = resolveValue(values.key, read);
     } catch (e) {
       // No host key: DH-HMAC-CHAP is optional. (The OS error names the file, never its content.)
-      if (!isNotFound(e)) warn(`Error reading host key (will remain undefined): ${describeError(e)}`);
+      if (!isNotFound(e)) warn(`Error reading host key (will remain undefined): ${errorText(e)}`);
     }
     if (key) {
       checkCharacters('host key', key, sourceOf(values.key, sysConf, 'key'), false);
@@ -133,7 +130,7 @@ export function resolveHostIdentity(
     try {
       symname = resolveValue(values.symname, read, true);
     } catch (e) {
-      warn(`Error reading host symbolic name (will remain undefined): ${describeError(e)}`);
+      warn(`Error reading host symbolic name (will remain undefined): ${errorText(e)}`);
     }
     if (symname) {
       checkCharacters('host symbolic name', symname, sourceOf(values.symname, sysConf, 'symname'), false);

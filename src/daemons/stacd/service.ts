@@ -415,7 +415,7 @@ export class StacdService {
               : errorText(e);
             // One error per kind of failure, not per retry: a new kind (the target is back, but refuses the
             // secret) is shown again.
-            const kind = auth ? `authentication ${code}` : code || (e as Error).name;
+            const kind = auth ? `authentication ${code}` : code || (e instanceof Error ? e.name : 'error');
             const first = this.failed.get(key)?.kind !== kind;
             const retry = n === 1 ? (this.opts.retry?.fastMs ?? 3000) : (this.opts.retry?.slowMs ?? 60_000);
             this.failed.set(key, { retryAt: this.now() + retry, kind });

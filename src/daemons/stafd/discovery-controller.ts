@@ -307,7 +307,7 @@ export class DiscoveryControllerRunner extends EventEmitter<DcEvents> {
   }
 
   private onConnectFailure(e: unknown): void {
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorText(e);
     // Log the first failure and every new kind of failure; repeat failures only at debug level. nvme-stas' text
     // (no device part).
     this.deps.log(
