@@ -15,7 +15,7 @@ COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
 DOCDIR := $(PREFIX)/share/doc/stas
 DEBDIR ?= dist
 BUNDLE ?= dist/bundle
-DAEMON_NODE_FLAGS ?= --max-semi-space-size=1
+DAEMON_NODE_FLAGS ?= --max-semi-space-size=1 --no-sparkplug
 NODE ?= /usr/bin/node
 
 .PHONY: all install uninstall deb

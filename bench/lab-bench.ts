@@ -32,17 +32,11 @@ import { REGISTRY_DIR } from '../src/adapters/kernel/registry.js';
 import { type HostIdentity, labSkipReason } from '../test/lab/support/host.js';
 import type { Nvmet, Port } from '../test/lab/support/nvmet.js';
 import { type DbusDaemon, startDbusDaemon } from '../test/support/dbus-daemon.js';
+import { DAEMON_FLAGS } from './daemon-flags.js';
 
 /** The tsc output tree this file belongs to (dist/, dist-bench/, ...). */
 export const DIST = fileURLToPath(new URL('../', import.meta.url));
 export const cliPath = (prog: string) => join(DIST, 'src', 'cli', `${prog}.js`);
-/**
- * Node flags of the daemons the benches start: those `make install` gives them (Makefile DAEMON_NODE_FLAGS), or
- * $STAS_DAEMON_FLAGS ('' for none), as bench/memory.ts does.
- */
-export const DAEMON_FLAGS = (process.env['STAS_DAEMON_FLAGS'] ?? '--max-semi-space-size=1')
-  .split(' ')
-  .filter(Boolean);
 
 /** Exits with status 2 and a hint when not inside the lab guest as root. */
 export function requireLab(script: string): void {

@@ -2,10 +2,11 @@
  * Memory of the installed programs (issue 14 §3): the bundle (dist/bundle/*.mjs, what `make install` copies), each
  * daemon alone on a private dbus-daemon, zeroconf off, no controller.
  *   1. Idle: RSS, PSS (Node's own pages are shared by both daemons), RSS file/anon and peak RSS (VmHWM) of stafd
- *      and stacd a few seconds after start-up, and of `node -e` (a process doing nothing) for the floor.
+ *      and stacd a few seconds after start-up and again 30 s in (V8 gives heap slack back in between), and of
+ *      `node -e` (a process doing nothing) for the floor.
  *   2. stafd with one DC (the test double on loopback) serving a 10,000 and a 65,536-entry log: RSS and peak once
  *      the log is cached and the last-known config written.
- * Figures only, no assertions. Usage: node dist/bench/memory.js [settle seconds, default 3]
+ * Figures only, no assertions. Usage: node dist/bench/memory.js [settle s, default 3] [idle again at s, default 30]
  * STAS_BUNDLE=DIR measures the bundle in DIR instead of dist/bundle/. The daemons run with the node flags `make install`
  * gives them (Makefile DAEMON_NODE_FLAGS), or STAS_DAEMON_FLAGS ('' for none).
  */
@@ -17,14 +18,13 @@ import { fileURLToPath } from 'node:url';
 import { startDbusDaemon } from '../test/support/dbus-daemon.js';
 import { DiscoveryTarget, ioEntry } from '../test/support/discovery-target.js';
 import { HOSTID, HOSTNQN, lkcEntryCount, sample, startStafd, until } from '../test/support/stafd-process.js';
+import { DAEMON_FLAGS } from './daemon-flags.js';
 
 const BUNDLE = process.env['STAS_BUNDLE'] ?? fileURLToPath(new URL('../bundle/', import.meta.url));
 const SETTLE_MS = Number(process.argv[2] ?? 3) * 1000;
+/** Idle is also sampled this long after start: V8's memory reducer gives back heap slack some 10-30 s in. */
+const IDLE_LONG_MS = Number(process.argv[3] ?? 30) * 1000;
 const NQN = 'nqn.2024-01.io.stas-bench:memory';
-/** Node flags of the installed daemons (Makefile DAEMON_NODE_FLAGS: `exec node FLAGS stafd.mjs`). */
-const DAEMON_FLAGS = (process.env['STAS_DAEMON_FLAGS'] ?? '--max-semi-space-size=1')
-  .split(' ')
-  .filter(Boolean);
 
 interface Mem {
   rss: number;
@@ -56,8 +56,11 @@ function memOf(pid: number): Mem {
 
 const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
 
-/** Runs `node args` with `env` until `ready` appears in its output, lets it settle, measures, stops it. */
-async function measure(args: string[], env: Record<string, string>, ready: RegExp): Promise<Mem> {
+/**
+ * Runs `node args` with `env` until `ready` appears in its output, measures it SETTLE_MS and IDLE_LONG_MS after
+ * that, stops it.
+ */
+async function measure(args: string[], env: Record<string, string>, ready: RegExp): Promise<[Mem, Mem]> {
   const proc: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -74,15 +77,18 @@ async function measure(args: string[], env: Record<string, string>, ready: RegEx
       },
       60_000,
     );
+    const t0 = Date.now();
     await settle();
-    return memOf(proc.pid!);
+    const early = memOf(proc.pid!);
+    await new Promise((r) => setTimeout(r, Math.max(0, IDLE_LONG_MS - (Date.now() - t0))));
+    return [early, memOf(proc.pid!)];
   } finally {
     proc.kill('SIGTERM');
     if (proc.exitCode === null && proc.signalCode === null) await new Promise((r) => proc.once('exit', r));
   }
 }
 
-async function idle(prog: 'stafd' | 'stacd'): Promise<Mem> {
+async function idle(prog: 'stafd' | 'stacd'): Promise<[Mem, Mem]> {
   const dbus = await startDbusDaemon();
   const dir = mkdtempSync(join(tmpdir(), 'stas-mem-'));
   try {
@@ -103,17 +109,12 @@ async function withLog(n: number): Promise<Mem & { lkcKiB: number }> {
   const log = Array.from({ length: n }, (_, i) => ioEntry(i));
   const h = new DiscoveryTarget({ logFor: (q) => (q === NQN ? log : undefined) });
   await h.start();
-  // startStafd runs `node script`: the flags go through NODE_OPTIONS.
-  const nodeOptions = process.env['NODE_OPTIONS'];
-  process.env['NODE_OPTIONS'] = [nodeOptions ?? '', ...DAEMON_FLAGS].join(' ').trim();
   const s = await startStafd({
     conf: `[Global]\nkato = 0\n[Controllers]\ncontroller = transport=tcp;traddr=127.0.0.1;trsvcid=${h.port};nqn=${NQN}\n`,
     clientTimeoutMs: 60_000,
     startMs: 60_000,
     script: program('stafd'),
-  }).finally(() => {
-    if (nodeOptions === undefined) delete process.env['NODE_OPTIONS'];
-    else process.env['NODE_OPTIONS'] = nodeOptions;
+    nodeArgs: DAEMON_FLAGS,
   });
   try {
     await until('the log cached', async () => sample(await s.metrics(), 'stas_dlpe') === n, 600_000);
@@ -134,19 +135,21 @@ const program = (prog: string) =>
 
 const f1 = (x: number) => (Number.isNaN(x) ? '-' : x.toFixed(1));
 const row = (label: string, m: Mem, extra = '') =>
-  `  ${label.padEnd(22)}${[m.rss, m.pss, m.anon, m.file, m.hwm].map((x) => f1(x).padStart(8)).join('')}${extra}`;
+  `  ${label.padEnd(26)}${[m.rss, m.pss, m.anon, m.file, m.hwm].map((x) => f1(x).padStart(8)).join('')}${extra}`;
 
 console.log(
   `Memory of the bundle in ${BUNDLE} (MiB; Node ${process.version}; daemons: node ${DAEMON_FLAGS.join(' ')})`,
 );
-console.log(`  ${''.padEnd(22)}${['RSS', 'PSS', 'anon', 'file', 'peak'].map((h) => h.padStart(8)).join('')}`);
-console.log(
-  row(
+console.log(`  ${''.padEnd(26)}${['RSS', 'PSS', 'anon', 'file', 'peak'].map((h) => h.padStart(8)).join('')}`);
+const idleRows: [string, [Mem, Mem]][] = [
+  [
     'node (idle floor)',
     await measure(['-e', 'console.log(" running (config -)"); setInterval(() => {}, 1e6)'], {}, /running/),
-  ),
-);
-for (const prog of ['stafd', 'stacd'] as const) console.log(row(`${prog} idle`, await idle(prog)));
+  ],
+];
+for (const prog of ['stafd', 'stacd'] as const) idleRows.push([`${prog} idle`, await idle(prog)]);
+for (const [label, [early]] of idleRows) console.log(row(`${label}`, early));
+for (const [label, [, late]] of idleRows) console.log(row(`${label}, ${IDLE_LONG_MS / 1000} s`, late));
 for (const n of [10_000, 65_536]) {
   const m = await withLog(n);
   console.log(row(`stafd, ${n} entries`, m, `  (last-known config ${m.lkcKiB.toFixed(0)} KiB)`));

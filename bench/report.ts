@@ -134,6 +134,9 @@ interface ScaleData {
 }
 interface MemoryData {
   idle?: Record<string, number>;
+  /** Idle RSS some 30 s after start (memory.js's second idle sample), and when it was taken (s). */
+  idleLate?: Record<string, number>;
+  idleLateS?: number;
   entries: Record<number, { rss: number; peak: number }>;
 }
 const records: { part: string; data: unknown }[] = existsSync(JSON_FILE)
@@ -148,15 +151,10 @@ const startup = rec('startup') as StartupData | undefined;
 const scale = rec('scale') as ScaleData | undefined;
 
 /** RSS and peak RSS (MiB) from memory.js's or stafd-storm.js's text output. */
-function memoryFigures(): {
-  idle?: Record<string, number>;
-  entries: Record<number, { rss: number; peak: number }>;
-} {
+function memoryFigures(): MemoryData {
   const fromJson = rec('memory');
   if (fromJson) return fromJson as MemoryData;
-  const out: { idle?: Record<string, number>; entries: Record<number, { rss: number; peak: number }> } = {
-    entries: {},
-  };
+  const out: MemoryData = { entries: {} };
   if (memorySource === 'bench/memory.js') {
     // "  stafd idle   RSS PSS anon file peak" / "  stafd, 10000 entries   RSS PSS anon file peak  (...)"
     for (const m of memoryText.matchAll(
@@ -167,6 +165,12 @@ function memoryFigures(): {
         out.idle ??= {};
         out.idle[m[1]!.split(' ')[0]!] = Number(m[3]);
       }
+    }
+    // "  stafd idle, 30 s   RSS ...": the same daemon later on.
+    for (const m of memoryText.matchAll(/^\s+(stafd|stacd) idle, (\d+) s\s+([\d.]+)/gm)) {
+      out.idleLate ??= {};
+      out.idleLate[m[1]!] = Number(m[3]);
+      out.idleLateS = Number(m[2]);
     }
   } else {
     // stafd-storm.js: "  entries  cached after ms  RSS MiB  peak RSS MiB ..." rows after "stafd with one large log".
@@ -224,6 +228,12 @@ if (mem.idle)
   rows.push([
     'RSS idle, stafd / stacd (each alone, no controller)',
     `${mib(mem.idle.stafd)} / ${mib(mem.idle.stacd)}`,
+    '– (no daemon)',
+  ]);
+if (mem.idleLate)
+  rows.push([
+    `RSS idle ${mem.idleLateS} s after start, stafd / stacd`,
+    `${mib(mem.idleLate.stafd)} / ${mib(mem.idleLate.stacd)}`,
     '– (no daemon)',
   ]);
 if (settledRss)

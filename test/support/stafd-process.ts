@@ -122,6 +122,8 @@ export interface StafdProcessOptions {
   startMs?: number;
   /** The program to run (default {@link STAFD_JS}; e.g. the bundle's stafd.mjs). */
   script?: string;
+  /** Node flags before the script (e.g. the installed daemons' DAEMON_NODE_FLAGS). */
+  nodeArgs?: readonly string[];
   /** --metrics LISTEN (default 127.0.0.1:0; `metricsPort` is then the port stafd's log names, else 0). */
   metrics?: string;
   /** A dbus-daemon to run on (cleanup leaves it running) instead of a private one. */
@@ -147,7 +149,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
   writeFileSync(conf, userspaceDcs(`[Service Discovery]\nzeroconf = disabled\n${o.conf}`));
   const proc = spawn(
     process.execPath,
-    [o.script ?? STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', metrics],
+    [...(o.nodeArgs ?? []), o.script ?? STAFD_JS, '-f', conf, '--sys-conf', sys, '--metrics', metrics],
     {
       env: { ...process.env, DBUS_SYSTEM_BUS_ADDRESS: dbus.address, RUNTIME_DIRECTORY: join(dir, 'run') },
       stdio: ['ignore', 'pipe', 'pipe'],
