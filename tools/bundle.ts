@@ -11,12 +11,15 @@
  * - dbus-next and its dependencies are inlined (CommonJS modules wrapped by esbuild; their require() of Node's
  *   built-in modules goes through a createRequire() banner). dbus-next's optional `usocket` and `x11` stay out:
  *   dbus-next falls back to node:net without them, as it does in the build tree, where they are not installed.
+ *   Its `xml2js` is replaced by src/adapters/dbus/introspect-xml.ts (an alias; xmlbuilder and sax go with it).
  * - The native addon is not copied: src/adapters/native.ts finds `stas_native.node` next to the bundle where
  *   `make install` puts it, or the build tree's build/Release/ for dist/bundle/.
  * - Whitespace and syntax are minified, names are not (stack traces stay readable); the RSS of an idle daemon
  *   is ~1 MiB lower than with the sources as tsc writes them.
  * - `node dist/tools/bundle.js DIR` writes the bundle to DIR instead (a helper's own build tree).
- * - THIRD-PARTY-LICENSES: the license texts of the inlined production dependencies (`npm ls --omit=dev`).
+ * - THIRD-PARTY-LICENSES: the license texts of the inlined production dependencies: the packages of
+ *   `npm ls --omit=dev` with a file among esbuild's inputs (not xml2js/xmlbuilder/sax, nor hexy, which no module of
+ *   dbus-next requires).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,17 +50,25 @@ function productionPackages(): Map<string, string> {
   return found;
 }
 
-function licenses(): string {
+/** The license texts of the production packages with a file in the bundle (`inputs`: esbuild's, relative to ROOT). */
+function licenses(inputs: string[]): string {
+  const files = inputs.map((f) => path.resolve(ROOT, f));
+  const bundled = [...productionPackages()].filter(([, dir]) =>
+    files.some((f) => f.startsWith(dir + path.sep)),
+  );
   const parts: string[] = [
     'stas bundles these packages (npm ls --omit=dev) into its program files. Their licenses follow.\n',
   ];
-  for (const [id, dir] of [...productionPackages()].sort(([a], [b]) => a.localeCompare(b))) {
-    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { license?: string };
+  for (const [id, dir] of bundled.sort(([a], [b]) => a.localeCompare(b))) {
+    const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
+      license?: string | { type?: string };
+    };
+    const license = typeof pkg.license === 'object' ? pkg.license.type : pkg.license;
     const file = readdirSync(dir).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
     const text = file
       ? readFileSync(path.join(dir, file), 'utf8').trim()
       : '(no license file in the package)';
-    parts.push(`${'='.repeat(78)}\n${id} (${pkg.license ?? 'unknown'})\n${'='.repeat(78)}\n${text}\n`);
+    parts.push(`${'='.repeat(78)}\n${id} (${license ?? 'unknown'})\n${'='.repeat(78)}\n${text}\n`);
   }
   return parts.join('\n');
 }
@@ -65,7 +76,7 @@ function licenses(): string {
 export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
-  await build({
+  const { metafile } = await build({
     absWorkingDir: ROOT,
     entryPoints: Object.fromEntries(PROGRAMS.map((p) => [p, path.join(DIST, 'src/cli', `${p}.js`)])),
     outdir,
@@ -77,6 +88,10 @@ export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> 
     outExtension: { '.js': '.mjs' },
     chunkNames: '[name]-[hash]',
     external: ['usocket', 'x11'],
+    // dbus-next requires xml2js only to write Introspect replies (Builder) and to read them for getProxyObject
+    // (Parser), which stas never calls. src/adapters/dbus/introspect-xml.ts writes the same bytes and refuses to
+    // parse: xml2js, xmlbuilder and sax (~145 KB of source) stay out, ~0.9 MiB less RSS per idle daemon (issue 14 §3).
+    alias: { xml2js: path.join(DIST, 'src/adapters/dbus/introspect-xml.js') },
     // Function and class names as tsc's output has them (error names, stack traces).
     keepNames: true,
     // Whitespace and syntax minified, identifiers kept (readable stack traces): the sources V8 holds in memory for
@@ -88,8 +103,9 @@ export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> 
       js: "import { createRequire as __stasCreateRequire } from 'node:module';\nconst require = __stasCreateRequire(import.meta.url);",
     },
     logLevel: 'warning',
+    metafile: true,
   });
-  writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES'), licenses());
+  writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES'), licenses(Object.keys(metafile.inputs)));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
