@@ -20,6 +20,7 @@ import {
   type HostIdentity,
   labSkipReason,
   namespaceDisks,
+  namespacePaths,
   newHostIdentity,
   nvmeDiscover,
   parseAddress,
@@ -186,6 +187,11 @@ test('a second port on 127.0.0.2 is a second path to the same namespace disk', {
     return d.length === 1 && fs.existsSync(`/dev/${d[0]}`) && d;
   });
   assert.deepEqual(namespaceDisks(c2.name), disks);
+  // The disk is the subsystem's as soon as c1's scan made it; c2 is a second path only once its own scan ran (the
+  // connect returns before it: under load, deleting c1 first would take the disk's only path).
+  await waitFor('a namespace path through each controller', () =>
+    [c1.name, c2.name].every((c) => namespacePaths(c).length === 1),
+  );
 
   await deleteController(c1.name);
   assert.ok(fs.existsSync(`/dev/${disks[0]}`), 'the disk went away with one of two paths');

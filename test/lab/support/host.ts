@@ -144,6 +144,17 @@ export function namespaceDisks(ctrl: string): string[] {
   return listDir(`${SYS_NVME}/${ctrl}`).filter(isDisk).sort();
 }
 
+/**
+ * The namespace paths through `ctrl` itself (`nvme0c1n1`: the hidden per-path disks of native multipath). The
+ * shared disk (`nvme0n1`) is listed under the subsystem as soon as any path has it; a controller's own path only
+ * once its namespace scan has run.
+ */
+export function namespacePaths(ctrl: string): string[] {
+  return listDir(`${SYS_NVME}/${ctrl}`)
+    .filter((n) => /^nvme\d+c\d+n\d+$/.test(n))
+    .sort();
+}
+
 /** The controllers linked under the same nvme-subsystem as `ctrl` (the paths of a multipath disk). */
 export function subsystemControllers(ctrl: string): string[] {
   for (const subsys of listDir(SYS_NVME_SUBSYSTEM)) {
