@@ -16,6 +16,10 @@
  *       A TCP connect with SO_BINDTODEVICE / bind() / a timeout, run on libuv's thread pool.
  *   scanNvmeControllers(root, attrs) -> Promise<[name, hasNamespaces, ...values][]>
  *       A whole /sys/class/nvme scan (listing, attributes, namespace check) in one thread-pool job.
+ *   fabricsConnect(path, options) -> Promise<reply>
+ *       One connect through /dev/nvme-fabrics (open, write the options, read the reply, close) in one job.
+ *   writeAttribute(path, text) -> Promise<void>
+ *       A sysfs attribute write (open, write, close; e.g. delete_controller) in one job.
  *
  * Conventions:
  * - Invalid JavaScript arguments throw synchronously: TypeError (code ERR_INVALID_ARG_TYPE or
@@ -23,7 +27,7 @@
  *   Promise-returning functions into rejections.
  * - System call failures become an Error shaped like Node's own: `code` is the errno name (ENOENT, ...),
  *   `errno` the negated errno, `syscall` the failing call, plus `path` or `address`/`port`.
- * - The three Promise-returning functions are thread-pool jobs (job_ops: execute on a worker, result and
+ * - The Promise-returning functions are thread-pool jobs (job_ops: execute on a worker, result and
  *   release on the main thread; job_start/job_complete do the async-work and promise plumbing). The worker
  *   part never calls Node-API.
  */
@@ -305,7 +309,7 @@ static bool is_object_arg(napi_env env, napi_value value, const char *what) {
 
 typedef struct job job;
 
-/** What one kind of thread-pool job does; the three Promise-returning functions each define one. */
+/** What one kind of thread-pool job does; each Promise-returning function defines one. */
 typedef struct {
   const char *resource; /* the async resource name */
   /** Worker thread (no Node-API): the blocking part. */
@@ -1452,6 +1456,190 @@ fail:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
+/* fabricsConnect                                                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+/** Longest option string fabricsConnect writes (the kernel's own limit is a page). */
+#define FABRICS_MAX_OPTIONS 4096
+/** Longest reply fabricsConnect reads back (`instance=N,cntlid=M` is well under it). */
+#define FABRICS_REPLY_MAX 128
+
+/** One fabricsConnect call. */
+typedef struct {
+  job job;
+  char *path;
+  char *options;
+  char reply[FABRICS_REPLY_MAX + 1];
+  int err;             /* errno of the failed call, 0 on success */
+  const char *syscall; /* the failed call: "open", "write" or "read" */
+} fabrics_req;
+
+/** Role: release what a fabrics_req holds. Main thread. */
+static void fabrics_release(napi_env env, job *j) {
+  (void)env;
+  fabrics_req *r = (fabrics_req *)j;
+  free(r->path);
+  free(r->options);
+}
+
+/**
+ * Role: the blocking part, on a thread-pool thread: open the fabrics device, write the option string (the kernel
+ * creates the controller during this write, under its fabrics mutex), read the reply at offset 0 on the same
+ * descriptor, close. One job instead of four round trips through the pool.
+ */
+static void fabrics_execute(job *j) {
+  fabrics_req *r = (fabrics_req *)j;
+  int fd;
+  do {
+    fd = open(r->path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    r->err = errno;
+    r->syscall = "open";
+    return;
+  }
+  size_t len = strlen(r->options), done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, r->options + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      r->err = n < 0 ? errno : EIO;
+      r->syscall = "write";
+      close(fd);
+      return;
+    }
+    done += (size_t)n;
+  }
+  ssize_t n;
+  do {
+    n = pread(fd, r->reply, FABRICS_REPLY_MAX, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    r->err = errno;
+    r->syscall = "read";
+  } else {
+    r->reply[n] = '\0';
+  }
+  close(fd);
+}
+
+/** Role: back on the main thread: the reply text or the errno error (with `syscall` and `path`). */
+static napi_value fabrics_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  fabrics_req *r = (fabrics_req *)j;
+  if (cancelled) return errno_error(env, ECANCELED, "write", r->path, NULL, 0, NULL);
+  if (r->err != 0) return errno_error(env, r->err, r->syscall, r->path, NULL, 0, NULL);
+  napi_value text;
+  /* Latin-1, not UTF-8: whatever bytes came back reach the caller as characters, none dropped or merged. */
+  if (napi_create_string_latin1(env, r->reply, NAPI_AUTO_LENGTH, &text) != napi_ok) return NULL;
+  *resolve = true;
+  return text;
+}
+
+static const job_ops fabrics_ops = {"stas_native.fabricsConnect", fabrics_execute, fabrics_result, fabrics_release};
+
+/**
+ * fabricsConnect(path: string, options: string): Promise<string>
+ * Role: one connect through the NVMe over Fabrics device in one thread-pool job: open(path, O_RDWR), write the
+ * option string (1 to FABRICS_MAX_OPTIONS bytes, no NUL), pread the reply at offset 0 (up to FABRICS_REPLY_MAX
+ * bytes; NUL bytes end it), close. Resolves with the reply; rejects with the errno error of the failing call
+ * (`syscall` open, write or read; `path`).
+ */
+static napi_value FabricsConnect(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, 2)) return NULL;
+  fabrics_req *r = job_new(env, sizeof *r, &fabrics_ops);
+  if (r == NULL) return NULL;
+  if (!get_string(env, argv[0], "path", PATH_MAX - 1, false, &r->path) ||
+      !get_string(env, argv[1], "options", FABRICS_MAX_OPTIONS, false, &r->options)) {
+    job_free(env, &r->job);
+    return NULL;
+  }
+  return job_start(env, &r->job);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* writeAttribute                                                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+/** Longest text writeAttribute writes (a sysfs attribute takes at most a page). */
+#define ATTRIBUTE_MAX 4096
+
+/** One writeAttribute call. */
+typedef struct {
+  job job;
+  char *path;
+  char *text;
+  int err;             /* errno of the failed call, 0 on success */
+  const char *syscall; /* the failed call: "open" or "write" */
+} attr_req;
+
+/** Role: release what an attr_req holds. Main thread. */
+static void attr_release(napi_env env, job *j) {
+  (void)env;
+  attr_req *r = (attr_req *)j;
+  free(r->path);
+  free(r->text);
+}
+
+/** Role: the blocking part, on a thread-pool thread: open write-only, write the whole text, close. */
+static void attr_execute(job *j) {
+  attr_req *r = (attr_req *)j;
+  int fd;
+  do {
+    fd = open(r->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    r->err = errno;
+    r->syscall = "open";
+    return;
+  }
+  size_t len = strlen(r->text), done = 0;
+  while (done < len) {
+    ssize_t n = write(fd, r->text + done, len - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      r->err = n < 0 ? errno : EIO;
+      r->syscall = "write";
+      break;
+    }
+    done += (size_t)n;
+  }
+  close(fd);
+}
+
+/** Role: back on the main thread: undefined or the errno error (with `syscall` and `path`). */
+static napi_value attr_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  attr_req *r = (attr_req *)j;
+  if (cancelled) return errno_error(env, ECANCELED, "write", r->path, NULL, 0, NULL);
+  if (r->err != 0) return errno_error(env, r->err, r->syscall, r->path, NULL, 0, NULL);
+  napi_value undefined;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return NULL;
+  *resolve = true;
+  return undefined;
+}
+
+static const job_ops attr_ops = {"stas_native.writeAttribute", attr_execute, attr_result, attr_release};
+
+/**
+ * writeAttribute(path: string, text: string): Promise<void>
+ * Role: open(path, O_WRONLY), write all of `text` (1 to ATTRIBUTE_MAX bytes), close, in one thread-pool job: a
+ * sysfs attribute write such as delete_controller, whose write returns when the kernel is done. Rejects with the
+ * errno error of the failing call (`syscall` open or write; `path`).
+ */
+static napi_value WriteAttribute(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, 2)) return NULL;
+  attr_req *r = job_new(env, sizeof *r, &attr_ops);
+  if (r == NULL) return NULL;
+  if (!get_string(env, argv[0], "path", PATH_MAX - 1, false, &r->path) ||
+      !get_string(env, argv[1], "text", ATTRIBUTE_MAX, false, &r->text)) {
+    job_free(env, &r->job);
+    return NULL;
+  }
+  return job_start(env, &r->job);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
 /* Module                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
 
@@ -1466,6 +1654,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"ueventUnref", NULL, UeventUnref, NULL, NULL, NULL, napi_enumerable, NULL},
       {"tcpConnectBound", NULL, TcpConnectBound, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scanNvmeControllers", NULL, ScanNvmeControllers, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"fabricsConnect", NULL, FabricsConnect, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"writeAttribute", NULL, WriteAttribute, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -82,6 +82,8 @@ interface NativeAddon {
   ueventUnref(handle: UeventHandle): void;
   tcpConnectBound(opts: TcpConnectBoundOptions): Promise<number>;
   scanNvmeControllers(root: string, attrs: readonly string[]): Promise<NvmeScanRow[]>;
+  fabricsConnect(path: string, options: string): Promise<string>;
+  writeAttribute(path: string, text: string): Promise<void>;
 }
 
 /** One controller of {@link scanNvmeControllers}: its name, whether it has a namespace, then the attribute values. */
@@ -231,4 +233,21 @@ export async function tcpConnectBound(opts: TcpConnectBoundOptions): Promise<num
  */
 export async function scanNvmeControllers(root: string, attrs: readonly string[]): Promise<NvmeScanRow[]> {
   return load().scanNvmeControllers(root, attrs);
+}
+
+/**
+ * One connect through the NVMe over Fabrics device in one thread-pool job: open `devicePath` read-write, write
+ * `options`, read the reply at offset 0 on the same descriptor (`instance=N,cntlid=M`, up to 128 bytes), close.
+ * Rejects with a NodeJS.ErrnoException whose `syscall` (open, write or read) names the failing call.
+ */
+export async function fabricsConnect(devicePath: string, options: string): Promise<string> {
+  return load().fabricsConnect(devicePath, options);
+}
+
+/**
+ * Writes `text` to a sysfs attribute (or any file: open write-only, write it all, close) in one thread-pool job.
+ * Rejects with a NodeJS.ErrnoException whose `syscall` (open or write) names the failing call.
+ */
+export async function writeAttribute(filePath: string, text: string): Promise<void> {
+  return load().writeAttribute(filePath, text);
 }

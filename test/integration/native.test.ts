@@ -8,6 +8,7 @@ import os from 'node:os';
 import { test } from 'node:test';
 import {
   adminPassthru,
+  fabricsConnect,
   MAX_ADMIN_DATA_LENGTH,
   nativeAvailable,
   nativeUnavailableReason,
@@ -18,6 +19,7 @@ import {
   ueventRef,
   ueventUnref,
   ueventWatch,
+  writeAttribute,
 } from '../../src/adapters/native.js';
 import { scaled } from '../support/slow.js';
 
@@ -562,4 +564,53 @@ test('scanNvmeControllers: controllers, attributes, namespace entries, errors', 
       (e: Error) => e instanceof TypeError || e instanceof RangeError,
       JSON.stringify(bad),
     );
+});
+
+test('fabricsConnect: writes the options and reads the reply at offset 0 on one descriptor; errors name the call', {
+  skip,
+}, async () => {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/fabrics-`);
+  const device = `${dir}/nvme-fabrics`;
+  // A plain file stands in for the device: the write lands at offset 0, the read gives it back.
+  fs.writeFileSync(device, 'x'.repeat(200));
+  assert.equal(
+    await fabricsConnect(device, 'instance=7,cntlid=1\n'),
+    `instance=7,cntlid=1\n${'x'.repeat(108)}`,
+  );
+  // 128 bytes at most come back.
+  assert.equal((await fabricsConnect(device, 'y')).length, 128);
+  await assert.rejects(fabricsConnect(`${dir}/missing`, 'a'), {
+    code: 'ENOENT',
+    syscall: 'open',
+    path: `${dir}/missing`,
+  });
+  await assert.rejects(fabricsConnect(dir, 'a'), { code: 'EISDIR', syscall: 'open' });
+  await assert.rejects(fabricsConnect(device, ''), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects(fabricsConnect(device, 'a\0b'), { code: 'ERR_INVALID_ARG_VALUE' });
+  await assert.rejects(fabricsConnect(device, 'a'.repeat(4097)), { code: 'ERR_OUT_OF_RANGE' });
+  await assert.rejects((fabricsConnect as (p: unknown, o: unknown) => Promise<string>)(device, 5), {
+    code: 'ERR_INVALID_ARG_TYPE',
+  });
+});
+
+test('writeAttribute: opens write-only, writes all of the text, closes; errors name the call', {
+  skip,
+}, async () => {
+  const dir = fs.mkdtempSync(`${os.tmpdir()}/attr-`);
+  const file = `${dir}/delete_controller`;
+  fs.writeFileSync(file, '');
+  await writeAttribute(file, '1');
+  assert.equal(fs.readFileSync(file, 'utf8'), '1');
+  await assert.rejects(writeAttribute(`${dir}/gone/delete_controller`, '1'), {
+    code: 'ENOENT',
+    syscall: 'open',
+    path: `${dir}/gone/delete_controller`,
+  });
+  // /dev/full refuses every write: the error is the write's.
+  await assert.rejects(writeAttribute('/dev/full', '1'), {
+    code: 'ENOSPC',
+    syscall: 'write',
+    path: '/dev/full',
+  });
+  await assert.rejects(writeAttribute(file, ''), { code: 'ERR_OUT_OF_RANGE' });
 });

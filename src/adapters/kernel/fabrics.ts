@@ -6,8 +6,9 @@
  * The kernel creates controllers one at a time: every write to /dev/nvme-fabrics, and every read of it, takes one
  * global mutex (nvmf_dev_mutex) for the whole connect. Parallel writes therefore cannot make connects faster;
  * what keeps the kernel busy is having the next write already waiting when one finishes. So `concurrency` (2)
- * writes are in flight, each on a descriptor opened beforehand, and the reply (`instance=…`, read under the same
- * mutex) is read outside that limit: a finished write frees its slot at once.
+ * connects are in flight. With the native addon each is one thread-pool job (open, write, read the reply
+ * `instance=…`, close): one round trip through the pool instead of four, which is what the main thread pays per
+ * connect. Without it, node:fs: each write on a descriptor opened beforehand, the reply read outside the limit.
  */
 import { close as fsClose, open as fsOpen, read as fsRead, write as fsWrite } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import {
 } from '../../core/connect-options.js';
 import { isControllerName } from '../../core/kernel-controller.js';
 import { errorText } from '../../core/log.js';
+import { fabricsConnect, nativeAvailable, writeAttribute } from '../native.js';
 import { SYS_CLASS_NVME } from './sysfs.js';
 
 export const FABRICS_DEVICE = '/dev/nvme-fabrics';
@@ -93,6 +95,13 @@ export interface KernelFabricsOptions {
    * nvme-fabrics`). Tried once per instance; a later connect finds a device an administrator loaded meanwhile.
    */
   loadModule?: () => Promise<void>;
+  /** Controller deletes at once (default 4). */
+  deleteConcurrency?: number;
+  /**
+   * Connect and delete through the native addon, one thread-pool job each (default: when the addon loads), or
+   * through node:fs.
+   */
+  native?: boolean;
 }
 
 /** The fabrics device does not exist: the kernel has no NVMe over Fabrics host (code ENOENT). */
@@ -113,6 +122,12 @@ export interface Connected {
   cntlid: number;
 }
 
+/** A failed connect write as the kernel meant it: KernelConnectError with the errno and what it means. */
+function connectError(e: NodeJS.ErrnoException): KernelConnectError {
+  const code = e.code ?? 'EIO';
+  return new KernelConnectError(code, `${code}: ${ERRNO_TEXT[code] ?? errorText(e)}`);
+}
+
 export class KernelFabrics {
   private readonly device: string;
   private readonly sysClassNvme: string;
@@ -120,7 +135,8 @@ export class KernelFabrics {
   private readonly limiter: Limiter;
   /** Connects between open and close (descriptors of the fabrics device held). */
   private readonly holding: Limiter;
-  private readonly deleting = new Limiter(4);
+  private readonly deleting: Limiter;
+  private readonly native: boolean;
   private checked: Promise<SupportedOptions | undefined> | undefined;
   private readonly loadModule: (() => Promise<void>) | undefined;
   /** The one attempt to load the module: undefined when it succeeded, else why it failed. */
@@ -130,9 +146,11 @@ export class KernelFabrics {
     this.device = opts.device ?? FABRICS_DEVICE;
     this.sysClassNvme = opts.sysClassNvme ?? SYS_CLASS_NVME;
     this.loadModule = opts.loadModule;
+    this.native = opts.native ?? nativeAvailable();
     const n = Math.max(1, opts.concurrency ?? 2);
     this.limiter = new Limiter(n);
     this.holding = new Limiter(2 * n);
+    this.deleting = new Limiter(Math.max(1, opts.deleteConcurrency ?? 4));
   }
 
   /** Options this kernel understands: the first line of /dev/nvme-fabrics (kernels before 5.17: EINVAL). */
@@ -156,31 +174,76 @@ export class KernelFabrics {
   /**
    * Validates the request, writes the option string and reads back `instance=N,cntlid=M` on the same file
    * descriptor. Throws OptionValueError before touching the kernel, or KernelConnectError with the errno.
-   * Plain descriptors and callbacks, not FileHandles: cheaper per connect, which counts when hundreds come at once.
    */
   async connect(req: ConnectRequest): Promise<Connected> {
     const options = buildConnectOptions(req, await this.checkedOptions());
+    const text = this.native ? await this.connectNative(options) : await this.connectFs(options);
+    const reply = parseConnectReply(text);
+    if (!reply)
+      throw new KernelConnectError('EPROTO', `unexpected reply from ${this.device}: ${JSON.stringify(text)}`);
+    return { device: `nvme${reply.instance}`, ...reply };
+  }
+
+  /** One addon job per connect; a missing device is loaded (see {@link loaded}) and tried once more. */
+  private async connectNative(options: string): Promise<string> {
+    const once = () =>
+      this.limiter.run(() =>
+        fabricsConnect(this.device, options).catch((e: NodeJS.ErrnoException) => {
+          throw e.syscall === 'write' ? connectError(e) : e;
+        }),
+      );
+    try {
+      return await once();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || (e as NodeJS.ErrnoException).syscall !== 'open')
+        throw e;
+    }
+    const why = await this.loaded();
+    try {
+      return await once();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || (e as NodeJS.ErrnoException).syscall !== 'open')
+        throw e;
+      throw new NoFabricsError(this.device, why);
+    }
+  }
+
+  /**
+   * node:fs: a descriptor opened beforehand, the write under the limit, the reply read after it (plain descriptors
+   * and callbacks, not FileHandles: cheaper per connect).
+   */
+  private connectFs(options: string): Promise<string> {
     return this.holding.run(async () => {
       const fd = await this.openDevice();
       try {
         try {
           await this.limiter.run(() => fdWrite(fd, options));
         } catch (e) {
-          const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-          throw new KernelConnectError(code, `${code}: ${ERRNO_TEXT[code] ?? errorText(e)}`);
+          throw connectError(e as NodeJS.ErrnoException);
         }
-        const text = await fdReadText(fd, 128);
-        const reply = parseConnectReply(text);
-        if (!reply)
-          throw new KernelConnectError(
-            'EPROTO',
-            `unexpected reply from ${this.device}: ${JSON.stringify(text)}`,
-          );
-        return { device: `nvme${reply.instance}`, ...reply };
+        return await fdReadText(fd, 128);
       } finally {
         fsClose(fd, () => {});
       }
     });
+  }
+
+  /**
+   * The one attempt per instance to load the module (if a loader was given): undefined when it succeeded (or there
+   * is no loader), else why it failed. Forgets the options list, which the module just loaded may change.
+   */
+  private async loaded(): Promise<string | undefined> {
+    let why: string | undefined;
+    if (this.loadModule) {
+      const load = this.loadModule;
+      this.loading ??= load().then(
+        () => undefined,
+        (e: Error) => e.message,
+      );
+      why = await this.loading;
+    }
+    this.checked = undefined;
+    return why;
   }
 
   /**
@@ -193,19 +256,9 @@ export class KernelFabrics {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    let why: string | undefined;
-    if (this.loadModule) {
-      const load = this.loadModule;
-      this.loading ??= load().then(
-        () => undefined,
-        (e: Error) => e.message,
-      );
-      why = await this.loading;
-    }
+    const why = await this.loaded();
     try {
-      const fd = await fdOpen(this.device);
-      this.checked = undefined; // the options list of the module just loaded
-      return fd;
+      return await fdOpen(this.device);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       throw new NoFabricsError(this.device, why);
@@ -218,8 +271,10 @@ export class KernelFabrics {
    */
   async disconnect(device: string): Promise<void> {
     if (!isControllerName(device)) throw new RangeError(`not a controller name: ${JSON.stringify(device)}`);
+    const attribute = join(this.sysClassNvme, device, 'delete_controller');
     await this.deleting.run(async () => {
-      const fd = await fdOpen(join(this.sysClassNvme, device, 'delete_controller'), 'w');
+      if (this.native) return writeAttribute(attribute, '1');
+      const fd = await fdOpen(attribute, 'w');
       try {
         await fdWrite(fd, '1');
       } finally {
