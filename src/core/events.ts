@@ -12,17 +12,23 @@ export interface DaemonEvent {
 }
 
 export class EventLog {
+  /** A ring: once full, `next` is the oldest entry, and each add overwrites it (no shifting of the rest). */
   private readonly items: DaemonEvent[] = [];
+  private next = 0;
 
   constructor(private readonly capacity = 1000) {}
 
   add(now: Date, e: Omit<DaemonEvent, 'time'>): void {
-    this.items.push({ time: now.toISOString(), ...e });
-    if (this.items.length > this.capacity) this.items.splice(0, this.items.length - this.capacity);
+    const item = { time: now.toISOString(), ...e };
+    if (this.items.length < this.capacity) this.items.push(item);
+    else {
+      this.items[this.next] = item;
+      this.next = (this.next + 1) % this.capacity;
+    }
   }
 
   /** Oldest first. */
   list(): DaemonEvent[] {
-    return [...this.items];
+    return [...this.items.slice(this.next), ...this.items.slice(0, this.next)];
   }
 }

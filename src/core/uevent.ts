@@ -14,19 +14,30 @@ export interface Uevent {
  */
 export function parseUevent(datagram: Uint8Array): Uevent | null {
   const text = Buffer.from(datagram.buffer, datagram.byteOffset, datagram.length).toString('utf8');
-  const fields = text.split('\0').filter((f) => f !== '');
-  const head = fields[0];
+  // Fields end at NUL; empty ones are skipped. One pass with indexOf: a burst of connects brings hundreds.
+  let i = 0;
+  while (text.charCodeAt(i) === 0) i++;
+  const headEnd = nulOrEnd(text, i);
+  const head = text.slice(i, headEnd);
   if (!head || head.startsWith('libudev')) return null;
   const at = head.indexOf('@');
   if (at <= 0) return null;
   const props: Record<string, string> = {};
-  for (const f of fields.slice(1)) {
-    const eq = f.indexOf('=');
-    if (eq > 0) props[f.slice(0, eq)] = f.slice(eq + 1);
+  for (i = headEnd + 1; i < text.length; ) {
+    const end = nulOrEnd(text, i);
+    const eq = text.indexOf('=', i);
+    if (eq > i && eq < end) props[text.slice(i, eq)] = text.slice(eq + 1, end);
+    i = end + 1;
   }
   const action = props['ACTION'] ?? head.slice(0, at);
   const devpath = props['DEVPATH'] ?? head.slice(at + 1);
   return { action, devpath, props };
+}
+
+/** The index of the next NUL at or after `from`, or the text's length. */
+function nulOrEnd(text: string, from: number): number {
+  const n = text.indexOf('\0', from);
+  return n < 0 ? text.length : n;
 }
 
 /** What stas cares about: a controller came, went or changed (AEN, reconnect…). */

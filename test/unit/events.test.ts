@@ -18,3 +18,16 @@ test('the history is bounded and keeps the newest events, oldest first', () => {
   copy.pop();
   assert.equal(log.list().length, 3, 'list() is a copy');
 });
+
+test('at every fill level, before and after the ring wraps, the list is the newest events in order', () => {
+  for (let n = 0; n <= 9; n++) {
+    const log = new EventLog(4);
+    for (let i = 0; i < n; i++) log.add(new Date(0), { kind: 'k', device: `nvme${i}` });
+    const want = Array.from({ length: n }, (_, i) => `nvme${i}`).slice(-4);
+    assert.deepEqual(
+      log.list().map((e) => e.device),
+      want,
+      `after ${n} events`,
+    );
+  }
+});
