@@ -54,7 +54,8 @@ function memOf(pid: number): Mem {
   };
 }
 
-const settle = () => new Promise((r) => setTimeout(r, SETTLE_MS));
+/** Waits `ms` (default SETTLE_MS): the memory figures are taken at fixed ages of the process, by design. */
+const settle = (ms = SETTLE_MS) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs `node args` with `env` until `ready` appears in its output, measures it SETTLE_MS and IDLE_LONG_MS after
@@ -80,7 +81,7 @@ async function measure(args: string[], env: Record<string, string>, ready: RegEx
     const t0 = Date.now();
     await settle();
     const early = memOf(proc.pid!);
-    await new Promise((r) => setTimeout(r, Math.max(0, IDLE_LONG_MS - (Date.now() - t0))));
+    await settle(Math.max(0, IDLE_LONG_MS - (Date.now() - t0)));
     return [early, memOf(proc.pid!)];
   } finally {
     proc.kill('SIGTERM');
@@ -148,7 +149,7 @@ const idleRows: [string, [Mem, Mem]][] = [
   ],
 ];
 for (const prog of ['stafd', 'stacd'] as const) idleRows.push([`${prog} idle`, await idle(prog)]);
-for (const [label, [early]] of idleRows) console.log(row(`${label}`, early));
+for (const [label, [early]] of idleRows) console.log(row(label, early));
 for (const [label, [, late]] of idleRows) console.log(row(`${label}, ${IDLE_LONG_MS / 1000} s`, late));
 for (const n of [10_000, 65_536]) {
   const m = await withLog(n);
