@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createLogger, lineBatcher } from '../../src/daemons/logger.js';
-import type { SchedulerClock } from '../../src/daemons/pass-scheduler.js';
+import { createLogger } from '../../src/daemons/logger.js';
 
 test('journald priority prefixes with --syslog, the message alone otherwise (nvme-stas); debug only with tron', () => {
   const lines: string[] = [];
@@ -37,52 +36,4 @@ test('every line is printable and free of secrets, whatever the message carries 
   const plain: string[] = [];
   createLogger({ syslog: false, tron: false, write: (l) => plain.push(l) })('info', `key ${secret} \x1b[0m`);
   assert.deepEqual(plain, ['key <redacted> \\x1b[0m\n']);
-});
-
-/** A clock whose timers run when the test says so. */
-function manualClock() {
-  let t = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  let next = 1;
-  const clock: SchedulerClock = {
-    now: () => t,
-    setTimeout: (fn, ms) => {
-      timers.set(next, { at: t + ms, fn });
-      return next++;
-    },
-    clearTimeout: (h) => void timers.delete(h as number),
-  };
-  const advance = (ms: number) => {
-    t += ms;
-    for (const [h, { at, fn }] of [...timers]) {
-      if (at > t) continue;
-      timers.delete(h);
-      fn();
-    }
-  };
-  return { clock, advance, armed: () => timers.size };
-}
-
-test('a burst of log lines is one write, after at most the flush delay; a full buffer and flush() write at once', () => {
-  const writes: string[] = [];
-  const { clock, advance, armed } = manualClock();
-  const out = lineBatcher((t) => writes.push(t), clock, 50, 40);
-  out.write('a\n');
-  out.write('b\n');
-  advance(49);
-  assert.deepEqual(writes, [], 'held for the others of the burst');
-  advance(1);
-  assert.deepEqual(writes, ['a\nb\n']);
-  assert.equal(armed(), 0);
-  // 40 bytes pending: written at once, the timer disarmed.
-  out.write('x'.repeat(30));
-  out.write('y'.repeat(10));
-  assert.deepEqual(writes.slice(1), [`${'x'.repeat(30)}${'y'.repeat(10)}`]);
-  assert.equal(armed(), 0);
-  // flush() (the daemons call it on exit) writes what is pending, once.
-  out.write('last\n');
-  out.flush();
-  out.flush();
-  advance(100);
-  assert.deepEqual(writes.slice(2), ['last\n']);
 });
