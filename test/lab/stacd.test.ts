@@ -148,9 +148,13 @@ test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts,
   // AEN → log_pages_changed → stacd disconnects what stas made (only-stas-connections, the default).
   await until('subsys1 disconnected', async () => !(await ioNqns()).includes(NQN(1)));
   assert.deepEqual(await ioNqns(), [NQN(2), NQN(3)]);
-  const disconnected = (JSON.parse(await stac.events()) as { kind: string; controller: string }[]).filter(
-    (e) => e.kind === 'disconnected',
-  );
+  // The device vanishes while stacd's delete_controller write is still returning: wait for its event.
+  const disconnectEvents = async () =>
+    (JSON.parse(await stac.events()) as { kind: string; controller: string }[]).filter(
+      (e) => e.kind === 'disconnected',
+    );
+  await until('the disconnect event', async () => (await disconnectEvents()).length > 0);
+  const disconnected = await disconnectEvents();
   assert.equal(disconnected.length, 1, 'subsys1, and only it, disconnected by that pass');
   assert.match(disconnected[0]!.controller, new RegExp(NQN(1)));
 
