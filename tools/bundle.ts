@@ -91,7 +91,12 @@ export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> 
     // dbus-next requires xml2js only to write Introspect replies (Builder) and to read them for getProxyObject
     // (Parser), which stas never calls. src/adapters/dbus/introspect-xml.ts writes the same bytes and refuses to
     // parse: xml2js, xmlbuilder and sax (~145 KB of source) stay out, ~0.9 MiB less RSS per idle daemon (issue 14 §3).
-    alias: { xml2js: path.join(DIST, 'src/adapters/dbus/introspect-xml.js') },
+    // Its handshake requires `crypto` for cookie authentication only: node:crypto then loads on first use (~2 MiB
+    // less idle RSS, with stas' own uses of it made lazy too: src/core/node-crypto.ts).
+    alias: {
+      xml2js: path.join(DIST, 'src/adapters/dbus/introspect-xml.js'),
+      crypto: path.join(DIST, 'src/adapters/dbus/lazy-crypto.js'),
+    },
     // Function and class names as tsc's output has them (error names, stack traces).
     keepNames: true,
     // Whitespace and syntax minified, identifiers kept (readable stack traces): the sources V8 holds in memory for

@@ -1,5 +1,5 @@
 /** Host NQN / host ID derivation as nvme-stas' stasadm does it (machine-id HMAC, SMBIOS UUID order). Pure. */
-import { createHmac } from 'node:crypto';
+import { nodeCrypto } from './node-crypto.js';
 
 /** The application key nvme-stas uses for the machine-id HMAC. */
 const APP_ID = '$nvmexpress.org$';
@@ -27,7 +27,7 @@ export function formatUuid(bytes: Uint8Array): string {
 export function uuidFromMachineId(machineId: string): string | null {
   const hex = machineId.trim();
   if (!/^[0-9a-fA-F]{32}$/.test(hex)) return null;
-  const digest = createHmac('sha256', APP_ID).update(Buffer.from(hex, 'hex')).digest();
+  const digest = nodeCrypto().createHmac('sha256', APP_ID).update(Buffer.from(hex, 'hex')).digest();
   const b = digest.subarray(0, 16);
   b[6] = (b[6]! & 0x0f) | 0x40;
   b[8] = (b[8]! & 0x3f) | 0x80;

@@ -3,10 +3,10 @@
  * Connect, controller enable, Identify), admin commands with timeouts, keep-alive, asynchronous event
  * notifications, DIM, and orderly shutdown. All encoding/decoding is the pure codec in src/core/nvme.
  */
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { errorText } from '../../core/log.js';
+import { nodeCrypto } from '../../core/node-crypto.js';
 import { type DhchapKey, parseDhchapSecret, wipe } from '../../core/nvme/auth-crypto.js';
 import { AuthHost, authenticateHost } from '../../core/nvme/auth-host.js';
 import {
@@ -311,7 +311,7 @@ export class DiscoverySession extends EventEmitter<SessionEvents> {
         subsysNqn: o.subsysnqn,
         hostKey,
         ctrlKey,
-        random: randomBytes,
+        random: (n: number) => nodeCrypto().randomBytes(n),
         seqnums: o.dhchapSeqnums,
       });
       await authenticateHost(host, {

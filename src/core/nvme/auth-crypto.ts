@@ -15,7 +15,7 @@
  * The HMAC key of a response is the whole transformed key (as long as the transform's digest, or the key itself for
  * hh 00), as current kernels use it.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { HashId, type HashIdCode } from './auth-messages.js';
 import { crc32 } from './crc32c.js';
 
@@ -124,7 +124,8 @@ export function formatDhchapSecret(key: Uint8Array, transform: 0 | 1 | 2 | 3): s
  */
 export function transformKey(k: DhchapKey, nqn: string): Buffer {
   if (k.transform === 0) return Buffer.from(k.key);
-  return createHmac(hashName(k.transform), k.key)
+  return nodeCrypto()
+    .createHmac(hashName(k.transform), k.key)
     .update(Buffer.from(nqn, 'utf8'))
     .update('NVMe-over-Fabrics', 'latin1')
     .digest();
@@ -133,8 +134,8 @@ export function transformKey(k: DhchapKey, nqn: string): Buffer {
 /** The challenge a DH exchange augments: HMAC-H(H(sessionKey), challenge). */
 export function augmentedChallenge(hashId: number, sessionKey: Uint8Array, challenge: Uint8Array): Buffer {
   const name = hashName(hashId);
-  const hashed = createHash(name).update(sessionKey).digest();
-  const out = createHmac(name, hashed).update(challenge).digest();
+  const hashed = nodeCrypto().createHash(name).update(sessionKey).digest();
+  const out = nodeCrypto().createHmac(name, hashed).update(challenge).digest();
   hashed.fill(0);
   return out;
 }
@@ -161,7 +162,8 @@ function response(p: ResponseInput, label: string, first: string, second: string
   fixed.writeUInt32LE(p.seqnum >>> 0, 0);
   fixed.writeUInt16LE(p.tid & 0xffff, 4);
   fixed.writeUInt8((p.scC ?? 0) & 0xff, 6);
-  return createHmac(name, p.key)
+  return nodeCrypto()
+    .createHmac(name, p.key)
     .update(p.challenge)
     .update(fixed)
     .update(label, 'latin1')
@@ -183,5 +185,5 @@ export function controllerResponse(p: ResponseInput): Buffer {
 
 /** Constant-time comparison of two responses (false when their lengths differ). */
 export function sameResponse(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
+  return a.length === b.length && nodeCrypto().timingSafeEqual(a, b);
 }

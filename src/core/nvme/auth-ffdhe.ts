@@ -6,7 +6,7 @@
  * public value and the shared secret are big-endian and always as long as the prime (leading zero bytes kept), and a
  * peer's value must satisfy 1 < y < p - 1.
  */
-import { createDiffieHellman } from 'node:crypto';
+import { nodeCrypto } from '../node-crypto.js';
 import { DhchapError, DhGroupId, type DhGroupIdCode, FailureExplanation } from './auth-messages.js';
 
 /** RFC 7919 appendix A primes (public constants), big-endian hex. */
@@ -149,7 +149,7 @@ function checkPrivateKey(id: number, privateKey: Uint8Array): void {
 /** The public value g^x mod p, as long as the prime. */
 export function dhPublicValue(id: number, privateKey: Uint8Array): Buffer {
   checkPrivateKey(id, privateKey);
-  const dh = createDiffieHellman(dhPrime(id), GENERATOR);
+  const dh = nodeCrypto().createDiffieHellman(dhPrime(id), GENERATOR);
   dh.setPrivateKey(Buffer.from(privateKey));
   return leftPad(dh.generateKeys(), dhValueLength(id));
 }
@@ -180,7 +180,7 @@ export function checkDhValue(id: number, value: Uint8Array): void {
 export function dhSharedSecret(id: number, privateKey: Uint8Array, peerValue: Uint8Array): Buffer {
   checkPrivateKey(id, privateKey);
   checkDhValue(id, peerValue);
-  const dh = createDiffieHellman(dhPrime(id), GENERATOR);
+  const dh = nodeCrypto().createDiffieHellman(dhPrime(id), GENERATOR);
   dh.setPrivateKey(Buffer.from(privateKey));
   return leftPad(dh.computeSecret(Buffer.from(peerValue)), dhValueLength(id));
 }
