@@ -184,28 +184,17 @@ export class KernelFabrics {
     return { device: `nvme${reply.instance}`, ...reply };
   }
 
-  /** One addon job per connect; a missing device is loaded (see {@link loaded}) and tried once more. */
-  private async connectNative(options: string): Promise<string> {
-    const once = () =>
-      this.limiter.run(() =>
-        fabricsConnect(this.device, options).catch((e: NodeJS.ErrnoException) => {
-          throw e.syscall === 'write' ? connectError(e) : e;
-        }),
-      );
-    try {
-      return await once();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || (e as NodeJS.ErrnoException).syscall !== 'open')
-        throw e;
-    }
-    const why = await this.loaded();
-    try {
-      return await once();
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || (e as NodeJS.ErrnoException).syscall !== 'open')
-        throw e;
-      throw new NoFabricsError(this.device, why);
-    }
+  /** One addon job per connect; a missing device is loaded (see {@link withDevice}) and tried once more. */
+  private connectNative(options: string): Promise<string> {
+    return this.withDevice(
+      () =>
+        this.limiter.run(() =>
+          fabricsConnect(this.device, options).catch((e: NodeJS.ErrnoException) => {
+            throw e.syscall === 'write' ? connectError(e) : e;
+          }),
+        ),
+      (e) => e.syscall === 'open',
+    );
   }
 
   /**
@@ -229,10 +218,21 @@ export class KernelFabrics {
   }
 
   /**
-   * The one attempt per instance to load the module (if a loader was given): undefined when it succeeded (or there
-   * is no loader), else why it failed. Forgets the options list, which the module just loaded may change.
+   * Runs `attempt`; when it fails because the fabrics device does not exist (ENOENT, and `isOpen` says the error came
+   * from opening it), loads the module (once per instance, if a loader was given; the options list is read again
+   * afterwards) and runs it once more; still missing: {@link NoFabricsError}.
    */
-  private async loaded(): Promise<string | undefined> {
+  private async withDevice<T>(
+    attempt: () => Promise<T>,
+    isOpen: (e: NodeJS.ErrnoException) => boolean = () => true,
+  ): Promise<T> {
+    const missing = (e: unknown) =>
+      (e as NodeJS.ErrnoException).code === 'ENOENT' && isOpen(e as NodeJS.ErrnoException);
+    try {
+      return await attempt();
+    } catch (e) {
+      if (!missing(e)) throw e;
+    }
     let why: string | undefined;
     if (this.loadModule) {
       const load = this.loadModule;
@@ -243,26 +243,17 @@ export class KernelFabrics {
       why = await this.loading;
     }
     this.checked = undefined;
-    return why;
-  }
-
-  /**
-   * Opens the fabrics device. Missing: loads the module (once per instance, if a loader was given) and tries again;
-   * still missing: {@link NoFabricsError}.
-   */
-  private async openDevice(): Promise<number> {
     try {
-      return await fdOpen(this.device);
+      return await attempt();
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    const why = await this.loaded();
-    try {
-      return await fdOpen(this.device);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (!missing(e)) throw e;
       throw new NoFabricsError(this.device, why);
     }
+  }
+
+  /** Opens the fabrics device (see {@link withDevice}). */
+  private openDevice(): Promise<number> {
+    return this.withDevice(() => fdOpen(this.device));
   }
 
   /**

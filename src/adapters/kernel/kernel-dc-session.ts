@@ -15,7 +15,6 @@
  *   session so the runner reconnects;
  * - close: delete the controller only if stafd created it; release: leave it in place (persistent-connections).
  */
-
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { ConnectRequest } from '../../core/connect-options.js';
