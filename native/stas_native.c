@@ -1456,60 +1456,70 @@ fail:
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* fabricsConnect                                                                                    */
+/* fabricsConnect, writeAttribute: one file written (and read back) per job                         */
 /* ------------------------------------------------------------------------------------------------ */
 
-/** Longest option string fabricsConnect writes (the kernel's own limit is a page). */
-#define FABRICS_MAX_OPTIONS 4096
+/** Longest text either writes: the kernel takes at most a page (connect options, a sysfs attribute). */
+#define FILE_TEXT_MAX 4096
 /** Longest reply fabricsConnect reads back (`instance=N,cntlid=M` is well under it). */
 #define FABRICS_REPLY_MAX 128
 
-/** One fabricsConnect call. */
+/** One fabricsConnect or writeAttribute call: write `text` to `path` (fabricsConnect also reads the reply). */
 typedef struct {
   job job;
   char *path;
-  char *options;
+  char *text;
   char reply[FABRICS_REPLY_MAX + 1];
   int err;             /* errno of the failed call, 0 on success */
   const char *syscall; /* the failed call: "open", "write" or "read" */
-} fabrics_req;
+} file_req;
 
-/** Role: release what a fabrics_req holds. Main thread. */
-static void fabrics_release(napi_env env, job *j) {
+/** Role: release what a file_req holds. Main thread. */
+static void file_release(napi_env env, job *j) {
   (void)env;
-  fabrics_req *r = (fabrics_req *)j;
+  file_req *r = (file_req *)j;
   free(r->path);
-  free(r->options);
+  free(r->text);
 }
 
 /**
- * Role: the blocking part, on a thread-pool thread: open the fabrics device, write the option string (the kernel
- * creates the controller during this write, under its fabrics mutex), read the reply at offset 0 on the same
- * descriptor, close. One job instead of four round trips through the pool.
+ * Role: worker thread: open `path` with `flags` and write all of `text`. Returns the descriptor (the caller
+ * closes it), or -1 with r->err and r->syscall set (nothing left open).
  */
-static void fabrics_execute(job *j) {
-  fabrics_req *r = (fabrics_req *)j;
+static int file_open_write(file_req *r, int flags) {
   int fd;
   do {
-    fd = open(r->path, O_RDWR | O_CLOEXEC | O_NOCTTY);
+    fd = open(r->path, flags | O_CLOEXEC | O_NOCTTY);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     r->err = errno;
     r->syscall = "open";
-    return;
+    return -1;
   }
-  size_t len = strlen(r->options), done = 0;
+  size_t len = strlen(r->text), done = 0;
   while (done < len) {
-    ssize_t n = write(fd, r->options + done, len - done);
+    ssize_t n = write(fd, r->text + done, len - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       r->err = n < 0 ? errno : EIO;
       r->syscall = "write";
       close(fd);
-      return;
+      return -1;
     }
     done += (size_t)n;
   }
+  return fd;
+}
+
+/**
+ * Role: fabricsConnect's blocking part: open the fabrics device read-write, write the option string (the kernel
+ * creates the controller during this write, under its fabrics mutex), read the reply at offset 0 on the same
+ * descriptor, close. One job instead of four round trips through the pool.
+ */
+static void fabrics_execute(job *j) {
+  file_req *r = (file_req *)j;
+  int fd = file_open_write(r, O_RDWR);
+  if (fd < 0) return;
   ssize_t n;
   do {
     n = pread(fd, r->reply, FABRICS_REPLY_MAX, 0);
@@ -1523,11 +1533,24 @@ static void fabrics_execute(job *j) {
   close(fd);
 }
 
-/** Role: back on the main thread: the reply text or the errno error (with `syscall` and `path`). */
-static napi_value fabrics_result(napi_env env, job *j, bool cancelled, bool *resolve) {
-  fabrics_req *r = (fabrics_req *)j;
+/** Role: writeAttribute's blocking part: open write-only, write the whole text, close. */
+static void attr_execute(job *j) {
+  file_req *r = (file_req *)j;
+  int fd = file_open_write(r, O_WRONLY);
+  if (fd >= 0) close(fd);
+}
+
+/** Role: the errno error (with `syscall` and `path`) of a failed or cancelled file job, or NULL if it succeeded. */
+static napi_value file_error(napi_env env, file_req *r, bool cancelled) {
   if (cancelled) return errno_error(env, ECANCELED, "write", r->path, NULL, 0, NULL);
   if (r->err != 0) return errno_error(env, r->err, r->syscall, r->path, NULL, 0, NULL);
+  return NULL;
+}
+
+/** Role: back on the main thread: the reply text, or the errno error. */
+static napi_value fabrics_result(napi_env env, job *j, bool cancelled, bool *resolve) {
+  file_req *r = (file_req *)j;
+  if (cancelled || r->err != 0) return file_error(env, r, cancelled);
   napi_value text;
   /* Latin-1, not UTF-8: whatever bytes came back reach the caller as characters, none dropped or merged. */
   if (napi_create_string_latin1(env, r->reply, NAPI_AUTO_LENGTH, &text) != napi_ok) return NULL;
@@ -1535,108 +1558,54 @@ static napi_value fabrics_result(napi_env env, job *j, bool cancelled, bool *res
   return text;
 }
 
-static const job_ops fabrics_ops = {"stas_native.fabricsConnect", fabrics_execute, fabrics_result, fabrics_release};
-
-/**
- * fabricsConnect(path: string, options: string): Promise<string>
- * Role: one connect through the NVMe over Fabrics device in one thread-pool job: open(path, O_RDWR), write the
- * option string (1 to FABRICS_MAX_OPTIONS bytes, no NUL), pread the reply at offset 0 (up to FABRICS_REPLY_MAX
- * bytes; NUL bytes end it), close. Resolves with the reply; rejects with the errno error of the failing call
- * (`syscall` open, write or read; `path`).
- */
-static napi_value FabricsConnect(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!get_args(env, info, 2, argv, 2)) return NULL;
-  fabrics_req *r = job_new(env, sizeof *r, &fabrics_ops);
-  if (r == NULL) return NULL;
-  if (!get_string(env, argv[0], "path", PATH_MAX - 1, false, &r->path) ||
-      !get_string(env, argv[1], "options", FABRICS_MAX_OPTIONS, false, &r->options)) {
-    job_free(env, &r->job);
-    return NULL;
-  }
-  return job_start(env, &r->job);
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* writeAttribute                                                                                    */
-/* ------------------------------------------------------------------------------------------------ */
-
-/** Longest text writeAttribute writes (a sysfs attribute takes at most a page). */
-#define ATTRIBUTE_MAX 4096
-
-/** One writeAttribute call. */
-typedef struct {
-  job job;
-  char *path;
-  char *text;
-  int err;             /* errno of the failed call, 0 on success */
-  const char *syscall; /* the failed call: "open" or "write" */
-} attr_req;
-
-/** Role: release what an attr_req holds. Main thread. */
-static void attr_release(napi_env env, job *j) {
-  (void)env;
-  attr_req *r = (attr_req *)j;
-  free(r->path);
-  free(r->text);
-}
-
-/** Role: the blocking part, on a thread-pool thread: open write-only, write the whole text, close. */
-static void attr_execute(job *j) {
-  attr_req *r = (attr_req *)j;
-  int fd;
-  do {
-    fd = open(r->path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
-  } while (fd < 0 && errno == EINTR);
-  if (fd < 0) {
-    r->err = errno;
-    r->syscall = "open";
-    return;
-  }
-  size_t len = strlen(r->text), done = 0;
-  while (done < len) {
-    ssize_t n = write(fd, r->text + done, len - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      r->err = n < 0 ? errno : EIO;
-      r->syscall = "write";
-      break;
-    }
-    done += (size_t)n;
-  }
-  close(fd);
-}
-
-/** Role: back on the main thread: undefined or the errno error (with `syscall` and `path`). */
+/** Role: back on the main thread: undefined, or the errno error. */
 static napi_value attr_result(napi_env env, job *j, bool cancelled, bool *resolve) {
-  attr_req *r = (attr_req *)j;
-  if (cancelled) return errno_error(env, ECANCELED, "write", r->path, NULL, 0, NULL);
-  if (r->err != 0) return errno_error(env, r->err, r->syscall, r->path, NULL, 0, NULL);
+  file_req *r = (file_req *)j;
+  if (cancelled || r->err != 0) return file_error(env, r, cancelled);
   napi_value undefined;
   if (napi_get_undefined(env, &undefined) != napi_ok) return NULL;
   *resolve = true;
   return undefined;
 }
 
-static const job_ops attr_ops = {"stas_native.writeAttribute", attr_execute, attr_result, attr_release};
+static const job_ops fabrics_ops = {"stas_native.fabricsConnect", fabrics_execute, fabrics_result, file_release};
+static const job_ops attr_ops = {"stas_native.writeAttribute", attr_execute, attr_result, file_release};
 
 /**
- * writeAttribute(path: string, text: string): Promise<void>
- * Role: open(path, O_WRONLY), write all of `text` (1 to ATTRIBUTE_MAX bytes), close, in one thread-pool job: a
- * sysfs attribute write such as delete_controller, whose write returns when the kernel is done. Rejects with the
- * errno error of the failing call (`syscall` open or write; `path`).
+ * Role: the shared front of fabricsConnect and writeAttribute: (path, text) checked (1 to FILE_TEXT_MAX bytes, no
+ * NUL; `text_name` names the argument in errors) and queued as a job of `ops`.
  */
-static napi_value WriteAttribute(napi_env env, napi_callback_info info) {
+static napi_value file_job_start(napi_env env, napi_callback_info info, const job_ops *ops, const char *text_name) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv, 2)) return NULL;
-  attr_req *r = job_new(env, sizeof *r, &attr_ops);
+  file_req *r = job_new(env, sizeof *r, ops);
   if (r == NULL) return NULL;
   if (!get_string(env, argv[0], "path", PATH_MAX - 1, false, &r->path) ||
-      !get_string(env, argv[1], "text", ATTRIBUTE_MAX, false, &r->text)) {
+      !get_string(env, argv[1], text_name, FILE_TEXT_MAX, false, &r->text)) {
     job_free(env, &r->job);
     return NULL;
   }
   return job_start(env, &r->job);
+}
+
+/**
+ * fabricsConnect(path: string, options: string): Promise<string>
+ * Role: one connect through the NVMe over Fabrics device in one thread-pool job: open(path, O_RDWR), write the
+ * option string, pread the reply at offset 0 (up to FABRICS_REPLY_MAX bytes; NUL bytes end it), close. Resolves
+ * with the reply; rejects with the errno error of the failing call (`syscall` open, write or read; `path`).
+ */
+static napi_value FabricsConnect(napi_env env, napi_callback_info info) {
+  return file_job_start(env, info, &fabrics_ops, "options");
+}
+
+/**
+ * writeAttribute(path: string, text: string): Promise<void>
+ * Role: open(path, O_WRONLY), write all of `text`, close, in one thread-pool job: a sysfs attribute write such as
+ * delete_controller, whose write returns when the kernel is done. Rejects with the errno error of the failing call
+ * (`syscall` open or write; `path`).
+ */
+static napi_value WriteAttribute(napi_env env, napi_callback_info info) {
+  return file_job_start(env, info, &attr_ops, "text");
 }
 
 /* ------------------------------------------------------------------------------------------------ */
