@@ -6,12 +6,14 @@
  * between writes) and the JSON is produced and written in slices, so an AEN storm or a 65,536-entry log neither
  * turns into an fsync storm nor holds the event loop (nor is ever one string in memory).
  */
+
 import { mkdirSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lkcJsonPieces, ownedJson, parseLkc, parseOwned, type SavedDc } from '../core/last-known-config.js';
 import { errorText, type LogFn } from '../core/log.js';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
+import { monotonicMs } from './monotonic-clock.js';
 
 export type { SavedDc } from '../core/last-known-config.js';
 
@@ -87,12 +89,12 @@ export class LkcWriter {
   /** A write is due: start it when the interval allows (a timer), unless one is running or armed already. */
   private arm(): void {
     if (this.timer || this.inFlight || this.scheduled <= this.startedUpTo) return;
-    const wait = this.lastStart + this.minIntervalMs - performance.now();
+    const wait = this.lastStart + this.minIntervalMs - monotonicMs();
     this.timer = setTimeout(
       () => {
         this.timer = undefined;
         // Timers may fire a little early: check against the same clock and wait the rest.
-        if (performance.now() < this.lastStart + this.minIntervalMs) this.arm();
+        if (monotonicMs() < this.lastStart + this.minIntervalMs) this.arm();
         else void this.start();
       },
       Math.max(0, Math.ceil(wait)),
@@ -103,10 +105,10 @@ export class LkcWriter {
     const upTo = this.scheduled;
     const snapshot = this.snapshot!;
     this.startedUpTo = upTo;
-    this.lastStart = performance.now();
+    this.lastStart = monotonicMs();
     const run = async () => {
       try {
-        const t0 = performance.now();
+        const t0 = monotonicMs();
         const dcs = snapshot();
         await mkdir(dirname(this.path), { recursive: true, mode: 0o700 });
         this.size = await writeFileAtomicAsync(this.path, lkcJsonPieces(dcs), 0o600);
@@ -114,7 +116,7 @@ export class LkcWriter {
         this.writtenUpTo = Math.max(this.writtenUpTo, upTo);
         this.log(
           'debug',
-          `Saved last known config (${this.size} bytes, ${Math.round(performance.now() - t0)} ms)`,
+          `Saved last known config (${this.size} bytes, ${Math.round(monotonicMs() - t0)} ms)`,
         );
       } catch (e) {
         // Not retried by itself: the next change (schedule) or flush writes again.

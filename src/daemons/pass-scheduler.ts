@@ -5,6 +5,7 @@
  * apart (a request sooner than that waits for the interval, still as one pass), so a storm of changes lasting T ms
  * costs at most T / minIntervalMs + 1 passes, whatever its rate. No soak: a single change is acted on with no delay.
  */
+import { monotonicMs } from '../adapters/monotonic-clock.js';
 
 /** The clock and timers (injected in tests). */
 export interface SchedulerClock {
@@ -13,9 +14,9 @@ export interface SchedulerClock {
   clearTimeout(handle: unknown): void;
 }
 
-/** performance.now and unref()ed timers. */
+/** The monotonic clock and unref()ed timers. */
 export const systemClock: SchedulerClock = {
-  now: () => performance.now(),
+  now: monotonicMs,
   setTimeout: (fn, ms) => {
     const t = setTimeout(fn, ms);
     t.unref?.();

@@ -4,9 +4,11 @@
  * bounded concurrency; ownership marked in the NVMe registry; retries with
  * fast-then-slow backoff; the org.nvmexpress.stac API data. Process, D-Bus and udev wiring live in main.ts.
  */
+
 import { type Connected, KernelConnectError } from '../../adapters/kernel/fabrics.js';
 import type { OwnershipRegistry } from '../../adapters/kernel/registry.js';
 import { loadOwned, saveOwned } from '../../adapters/lkc-file.js';
+import { monotonicMs } from '../../adapters/monotonic-clock.js';
 import type { StacdConfig } from '../../core/config/service-config.js';
 import { effectiveConnectOptions } from '../../core/config/service-config.js';
 import type { ConnectRequest } from '../../core/connect-options.js';
@@ -63,7 +65,7 @@ export interface StacdServiceOptions {
   retry?: { fastMs: number; slowMs: number };
   /** Timers of the connect retries (tests; default unref()ed setTimeout). */
   retryClock?: Pick<SchedulerClock, 'setTimeout' | 'clearTimeout'>;
-  /** Monotonic clock in ms for pass durations and retry times (default performance.now). */
+  /** Monotonic clock in ms for pass durations and retry times (default monotonicMs). */
   monotonicMs?: () => number;
   /** Called after every pass with its duration in seconds (the metrics histogram). */
   onPass?: (seconds: number) => void;
@@ -171,7 +173,7 @@ export class StacdService {
   }
 
   private now(): number {
-    return (this.opts.monotonicMs ?? performance.now.bind(performance))();
+    return (this.opts.monotonicMs ?? monotonicMs)();
   }
 
   private get tidOpts(): TidOptions {

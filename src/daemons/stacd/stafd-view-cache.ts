@@ -4,6 +4,7 @@
  * bus) and every reload invalidates it and starts a new query at once; the pass that the change starts (at once
  * when none runs) awaits that query, so it connects what the change brought. A query that fails, and a copy older than `maxAgeMs`, are never served.
  */
+import { monotonicMs } from '../../adapters/monotonic-clock.js';
 import type { StafdView } from '../../core/stacd/plan.js';
 
 export class StafdViewCache {
@@ -19,7 +20,7 @@ export class StafdViewCache {
 
   /** The view: the cached answer if nothing changed since it was asked for, otherwise a new query. */
   get(): Promise<StafdView> {
-    const now = this.opts.now?.() ?? performance.now();
+    const now = this.opts.now?.() ?? monotonicMs();
     if (this.current && now - this.askedAt <= (this.opts.maxAgeMs ?? 60_000)) return this.current;
     this.askedAt = now;
     this.queries++;
