@@ -3,11 +3,17 @@
  * `make install` copies, with no node_modules beside it. Input is tsc's output (dist/src/cli/*.js), so the
  * bundle runs the very code the tests run; esbuild (a devDependency) only joins the modules.
  *
- * - One ES module per program (`stafd.mjs`, `stacd.mjs`, `stafctl.mjs`, `stacctl.mjs`, `stasadm.mjs`) and shared
+ * - One ES module per program (`stafd.mjs`, `stacd.mjs`, `stafctl.mjs`, `stacctl.mjs`, `stasadm.mjs`) and its
  *   chunks (`*-HASH.mjs`) in the same folder. Code splitting keeps the daemons' start-up order: the entry module
  *   holds only the signal listeners and the thread-pool size (src/cli/daemon-signals.ts, uv-threads.ts); the
  *   program (`main-HASH.mjs` and what it imports) is a separate chunk loaded by the entry's import(), after the
- *   listeners are in place.
+ *   listeners are in place; code a program imports on first use (import(): stafd's mDNS side, its DC hosts, the
+ *   NBFT decoder) is a chunk of its own, not loaded by an idle daemon.
+ * - Each daemon is split on its own, the three command-line tools together (one esbuild run each: BUILDS; a chunk two
+ *   runs share has the same content, hence the same name). One run for all five would cut the code into a chunk
+ *   per set of programs and import()s reaching it: ~25 chunks and ~80 imports at stafd's start instead of ~13 and
+ *   ~33, and resolving that many imports is enough for V8 to optimize Node's path functions (normalizeString) with
+ *   TurboFan, whose code then counts in the idle daemon's RSS (+3.5 MiB of the node binary; issue 14 §3).
  * - dbus-next and its dependencies are inlined (CommonJS modules wrapped by esbuild; their require() of Node's
  *   built-in modules goes through a createRequire() banner). dbus-next's optional `usocket` and `x11` stay out:
  *   dbus-next falls back to node:net without them, as it does in the build tree, where they are not installed.
@@ -25,12 +31,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Metafile } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** tsc's output tree this script belongs to (dist/ for `npm run build`). */
 const DIST = fileURLToPath(new URL('../', import.meta.url));
 export const PROGRAMS = ['stafd', 'stacd', 'stafctl', 'stacctl', 'stasadm'] as const;
+/** The programs each esbuild run splits together: each daemon alone, the tools (short-lived) as one. */
+const BUILDS: readonly (readonly (typeof PROGRAMS)[number][])[] = [
+  ['stafd'],
+  ['stacd'],
+  ['stafctl', 'stacctl', 'stasadm'],
+];
 
 /** The production dependency tree, flattened: name → package folder. */
 function productionPackages(): Map<string, string> {
@@ -76,9 +88,18 @@ function licenses(inputs: string[]): string {
 export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> {
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
+  const inputs = new Set<string>();
+  for (const programs of BUILDS) {
+    for (const input of Object.keys((await bundlePrograms(programs, outdir)).inputs)) inputs.add(input);
+  }
+  writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES'), licenses([...inputs]));
+}
+
+/** The entry modules of `programs` and their chunks into `outdir`; esbuild's metafile. */
+async function bundlePrograms(programs: readonly string[], outdir: string): Promise<Metafile> {
   const { metafile } = await build({
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(PROGRAMS.map((p) => [p, path.join(DIST, 'src/cli', `${p}.js`)])),
+    entryPoints: Object.fromEntries(programs.map((p) => [p, path.join(DIST, 'src/cli', `${p}.js`)])),
     outdir,
     bundle: true,
     splitting: true,
@@ -110,7 +131,7 @@ export async function bundle(outdir = path.join(DIST, 'bundle')): Promise<void> 
     logLevel: 'warning',
     metafile: true,
   });
-  writeFileSync(path.join(outdir, 'THIRD-PARTY-LICENSES'), licenses(Object.keys(metafile.inputs)));
+  return metafile;
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {

@@ -5,7 +5,6 @@
  */
 
 import { errorText } from '../core/log.js';
-import type { SeqnumHistory } from '../core/nvme/auth-host.js';
 import type { AsyncEvent, DimTask } from '../core/nvme/commands.js';
 import type { DimHostRegistration } from '../core/nvme/dim.js';
 import {
@@ -16,6 +15,7 @@ import {
 } from '../core/nvme/discovery-log-read.js';
 import type { IdentifyController } from '../core/nvme/identify.js';
 import { ProtocolError } from '../core/nvme/pdu.js';
+import type { SeqnumHistory } from '../core/nvme/seqnum-history.js';
 
 /**
  * Why a DC session failed, whichever host carries it: the runner decides on `kind`, never on message text.

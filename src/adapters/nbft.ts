@@ -2,12 +2,14 @@
  * Reads the NBFTs the firmware left (every /sys/firmware/acpi/tables/NBFT*) and the network interfaces' MAC
  * addresses (/sys/class/net/<name>/address and type), and turns them into stafd's nBFT discovery controllers.
  * stafd does this once per process, at start-up (a SIGHUP does not read the tables again: they cannot change).
+ * The decoder (src/core/nbft.ts) and the matching (src/core/stafd/nbft-dcs.ts) are imported only when there is an
+ * NBFT* file: most hosts have none, and an idle stafd does not keep them in memory (issue 14 §3).
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorText, type LogFn } from '../core/log.js';
-import { type NbftResult, type NbftTable, parseNbft } from '../core/nbft.js';
-import { type NbftDc, type NetLink, nbftDiscoveryControllers } from '../core/stafd/nbft-dcs.js';
+import type { NbftResult, NbftTable } from '../core/nbft.js';
+import type { NbftDc, NetLink } from '../core/stafd/nbft-dcs.js';
 
 export const NBFT_TABLES_DIR = '/sys/firmware/acpi/tables';
 export const SYS_CLASS_NET = '/sys/class/net';
@@ -19,16 +21,27 @@ export interface NbftFile {
   result: NbftResult;
 }
 
-/** Every `NBFT*` file of `dir` (sorted), decoded. A missing directory means no tables; unreadable files are errors. */
-export function readNbftFiles(dir: string = NBFT_TABLES_DIR): NbftFile[] {
-  let names: string[];
+/** The `NBFT*` files of `dir`, sorted (what readNbftFiles decodes). A missing directory means none. */
+export function nbftTablePaths(dir: string = NBFT_TABLES_DIR): string[] {
   try {
-    names = readdirSync(dir).filter((n) => n.startsWith('NBFT'));
+    return readdirSync(dir)
+      .filter((n) => n.startsWith('NBFT'))
+      .sort()
+      .map((name) => join(dir, name));
   } catch {
     return [];
   }
-  return names.sort().map((name) => {
-    const path = join(dir, name);
+}
+
+/**
+ * Every `NBFT*` file of `dir` (sorted), decoded. A missing directory means no tables; unreadable files are errors.
+ * The decoder is imported only if there is a file.
+ */
+export async function readNbftFiles(dir: string = NBFT_TABLES_DIR): Promise<NbftFile[]> {
+  const paths = nbftTablePaths(dir);
+  if (paths.length === 0) return [];
+  const { parseNbft } = await import('../core/nbft.js');
+  return paths.map((path) => {
     try {
       const st = statSync(path);
       if (!st.isFile()) return { path, result: { ok: false, error: 'not a regular file', warnings: [] } };
@@ -82,8 +95,8 @@ export interface LoadNbftOptions {
  * stafd's nBFT discovery controllers: reads and decodes the tables, logs `NBFT location(s): [...]` when there are
  * any, logs why a table or an entry is unusable, and matches each entry's HFI to an interface by MAC address.
  */
-export function loadNbftDiscoveryControllers(opts: LoadNbftOptions): NbftDc[] {
-  const files = readNbftFiles(opts.dir);
+export async function loadNbftDiscoveryControllers(opts: LoadNbftOptions): Promise<NbftDc[]> {
+  const files = await readNbftFiles(opts.dir);
   if (files.length === 0) return [];
   opts.log('info', `NBFT location(s): ${pyList(files.map((f) => f.path))}`);
   const tables: { path: string; table: NbftTable }[] = [];
@@ -92,6 +105,7 @@ export function loadNbftDiscoveryControllers(opts: LoadNbftOptions): NbftDc[] {
     if (f.result.ok) tables.push({ path: f.path, table: f.result.table });
     else opts.log('warning', `${f.path}: not a usable NBFT: ${f.result.error}`);
   }
+  const { nbftDiscoveryControllers } = await import('../core/stafd/nbft-dcs.js');
   const { dcs, warnings } = nbftDiscoveryControllers(tables, readNetLinks(opts.netDir));
   for (const w of warnings) opts.log('warning', w);
   for (const dc of dcs)

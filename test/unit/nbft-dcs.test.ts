@@ -233,7 +233,7 @@ const SPEC: NbftSpec = {
   ],
 };
 
-test('adapter: reads every NBFT* of the directory once, logs the locations and every problem', () => {
+test('adapter: reads every NBFT* of the directory once, logs the locations and every problem', async () => {
   const dir = tempDir('stas-nbft-');
   writeFileSync(join(dir, 'NBFT'), buildNbft(SPEC));
   writeFileSync(join(dir, 'NBFT1'), Buffer.alloc(256, 0xca));
@@ -254,7 +254,7 @@ test('adapter: reads every NBFT* of the directory once, logs the locations and e
     { name: 'lo', address: '00:00:00:00:00:00', type: 772 },
   ]);
   assert.deepEqual(
-    readNbftFiles(dir).map((f) => [f.path, f.result.ok]),
+    (await readNbftFiles(dir)).map((f) => [f.path, f.result.ok]),
     [
       [join(dir, 'NBFT'), true],
       [join(dir, 'NBFT1'), false],
@@ -263,7 +263,7 @@ test('adapter: reads every NBFT* of the directory once, logs the locations and e
   );
 
   const logs: [string, string][] = [];
-  const dcs = loadNbftDiscoveryControllers({ dir, netDir: net, log: (l, m) => logs.push([l, m]) });
+  const dcs = await loadNbftDiscoveryControllers({ dir, netDir: net, log: (l, m) => logs.push([l, m]) });
   assert.deepEqual(dcs, [
     {
       source: `${join(dir, 'NBFT')} discovery entry 1`,
@@ -288,17 +288,17 @@ test('adapter: reads every NBFT* of the directory once, logs the locations and e
   assert.match(text, /info .*NBFT discovery entry 1: discovery controller 127\.0\.0\.1:8009 on lo/);
 });
 
-test('adapter: no table directory or no NBFT → nothing read, nothing logged', () => {
+test('adapter: no table directory or no NBFT → nothing read, nothing logged', async () => {
   const logs: string[] = [];
   const log = (_l: string, m: string) => logs.push(m);
-  assert.deepEqual(loadNbftDiscoveryControllers({ dir: '/nonexistent/tables', log }), []);
+  assert.deepEqual(await loadNbftDiscoveryControllers({ dir: '/nonexistent/tables', log }), []);
   const empty = tempDir('stas-nbft-none-');
   writeFileSync(join(empty, 'DSDT'), 'x');
-  assert.deepEqual(loadNbftDiscoveryControllers({ dir: empty, netDir: '/nonexistent/net', log }), []);
+  assert.deepEqual(await loadNbftDiscoveryControllers({ dir: empty, netDir: '/nonexistent/net', log }), []);
   assert.deepEqual(logs, []);
   assert.deepEqual(readNetLinks('/nonexistent/net'), []);
   // A table read whole from a file equals the same bytes parsed directly.
   writeFileSync(join(empty, 'NBFT'), buildNbft(SPEC));
-  const [f] = readNbftFiles(empty);
+  const [f] = await readNbftFiles(empty);
   assert.deepEqual(f!.result, parseNbft(buildNbft(SPEC)));
 });

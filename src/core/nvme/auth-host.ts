@@ -50,22 +50,10 @@ import {
   type HashIdCode,
   MESSAGE_NAMES,
 } from './auth-messages.js';
+import type { SeqnumHistory } from './seqnum-history.js';
 
-/**
- * The S1 values a host has answered for one controller, so that a replayed challenge is refused. Keep one per
- * controller across connections (a reconnect must not accept an old challenge); bounded to the last `limit`.
- */
-export class SeqnumHistory {
-  private readonly seen: number[] = [];
-  constructor(private readonly limit = 64) {}
-  has(seqnum: number): boolean {
-    return this.seen.includes(seqnum);
-  }
-  add(seqnum: number): void {
-    this.seen.push(seqnum);
-    if (this.seen.length > this.limit) this.seen.shift();
-  }
-}
+// Its own module (stafd's runner needs it without the authentication code); still exported here.
+export { SeqnumHistory } from './seqnum-history.js';
 
 export interface AuthHostOptions {
   hostNqn: string;

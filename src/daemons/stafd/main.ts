@@ -5,10 +5,9 @@
 import { idlXml, STAFD_OBJECT } from '../../adapters/dbus/idl.js';
 import { openSystemBus } from '../../adapters/dbus/service.js';
 import { HostExclusionList } from '../../adapters/exclusion-list.js';
-import { KernelDcHost, systemKernelDcPorts } from '../../adapters/kernel/kernel-dc-session.js';
+import type { KernelDcHost } from '../../adapters/kernel/kernel-dc-session.js';
 import { defaultLkcPath } from '../../adapters/lkc-file.js';
 import { loadNbftDiscoveryControllers } from '../../adapters/nbft.js';
-import { DiscoverySession } from '../../adapters/nvme-tcp/userspace-dc-session.js';
 import { parseStafdConfig, type StafdConfig } from '../../core/config/service-config.js';
 import { errorText } from '../../core/log.js';
 import { VERSION } from '../../version.js';
@@ -17,7 +16,7 @@ import { type DaemonSpec, runUntilStopped, serveMetrics, startDaemon } from '../
 import { dcSessionFactory } from './dc-host.js';
 import { StafdMetrics } from './metrics.js';
 import { StafdService } from './service.js';
-import { startZeroconf, type Zeroconf } from './zeroconf.js';
+import { zeroconfSwitch } from './zeroconf-switch.js';
 
 const PROG = 'stafd';
 const HELP = `
@@ -53,12 +52,23 @@ export async function main(argv: readonly string[]): Promise<number> {
   let config: StafdConfig = started.config;
 
   let dbus: StafdDbus | undefined;
-  const kernelDcs = new KernelDcHost(systemKernelDcPorts(), log);
+  // The hosts of the discovery controllers' sessions are loaded on the first connect that needs them (an idle
+  // stafd, with no controller, loads neither: issue 14 §3). One kernel host for the process.
+  let kernelDcs: Promise<KernelDcHost> | undefined;
+  const kernelDcHost = () =>
+    (kernelDcs ??= import('../../adapters/kernel/kernel-dc-session.js').then(
+      (m) => new m.KernelDcHost(m.systemKernelDcPorts(), log),
+      (e: unknown) => {
+        kernelDcs = undefined;
+        throw e;
+      },
+    ));
   const metrics = new StafdMetrics(
     () => service.snapshot(),
     () => service.lkcWrites,
   );
   const hostExclusions = new HostExclusionList(log);
+  const nbft = await loadNbftDiscoveryControllers({ log });
   const service = new StafdService({
     config,
     confFile,
@@ -66,7 +76,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     // Kernel discovery controllers (the default, every transport); tcp with kernel-discovery=false: stafd's
     // userspace NVMe/TCP host.
     connect: dcSessionFactory(
-      { kernel: (o) => kernelDcs.connect(o), userspace: (o) => DiscoverySession.connect(o) },
+      {
+        kernel: async (o) => (await kernelDcHost()).connect(o),
+        userspace: async (o) =>
+          (await import('../../adapters/nvme-tcp/userspace-dc-session.js')).DiscoverySession.connect(o),
+      },
       () => config.kernelDiscovery,
     ),
     log,
@@ -76,7 +90,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     },
     lkcPath: defaultLkcPath(PROG),
     // The firmware's NBFTs, read once per process (not on SIGHUP).
-    nbft: loadNbftDiscoveryControllers({ log }),
+    nbft,
     onRunner: (r) => metrics.watch(r),
     onBoundHit: (bound) => metrics.boundHit(bound),
     hostExclusions: () => hostExclusions.load(identity.hostId),
@@ -96,16 +110,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 
-  let zeroconf: Zeroconf | undefined;
-  const applyZeroconf = () => {
-    if (config.zeroconf && !zeroconf) zeroconf = startZeroconf(bus, service, log, () => config);
-    else if (!config.zeroconf && zeroconf) {
-      zeroconf.stop();
-      zeroconf = undefined;
-      service.setDiscovered([]);
-    }
-  };
-  applyZeroconf();
+  // The mDNS side is loaded when zeroconf is first on (at start-up or on a SIGHUP).
+  const zeroconf = zeroconfSwitch({
+    load: async () => {
+      const { startZeroconf } = await import('./zeroconf.js');
+      return () => startZeroconf(bus, service, log, () => config);
+    },
+    off: () => service.setDiscovered([]),
+    log,
+  });
+  await zeroconf.apply(config.zeroconf);
   const metricsServer = await serveMetrics(started, () => metrics.registry.expose());
   log('info', `${PROG} ${VERSION} running (config ${confFile})`);
 
@@ -115,11 +129,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     (next) => {
       config = next;
       service.reload(config);
-      applyZeroconf();
+      void zeroconf.apply(config.zeroconf);
     },
     async () => {
       await metricsServer?.close();
-      zeroconf?.stop();
+      zeroconf.stop();
       hostExclusions.close();
       await service.stop();
       await dbus?.close().catch(() => {});
