@@ -1,6 +1,6 @@
 # Install stas into $(DESTDIR)$(PREFIX) (e.g. make install PREFIX=/usr DESTDIR=/tmp/root for a package).
 # Build first: `make` (npm ci: the locked packages and the native addon; npm run build: TypeScript, then one
-# bundle per program in dist/bundle/ with dbus-next inlined). `make install` only copies files: no registry, no
+# bundle per program in dist/bundle/). `make install` only copies files: no registry, no
 # node_modules. `make deb` builds dist/stas_<version>_<arch>.deb (packaging/deb/).
 PREFIX ?= /usr/local
 DESTDIR ?=

@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type StacClient, type StafClient, stacClient, stafClient } from '../src/adapters/dbus/clients.js';
-import { type MessageBus, openSystemBus } from '../src/adapters/dbus/service.js';
+import { type DBusConnection, openSystemBus } from '../src/adapters/dbus/service.js';
 import { REGISTRY_DIR } from '../src/adapters/kernel/registry.js';
 import { type HostIdentity, labSkipReason } from '../test/lab/support/host.js';
 import type { Nvmet, Port } from '../test/lab/support/nvmet.js';
@@ -205,7 +205,7 @@ export class StasDaemons {
   readonly proc: Partial<Record<'stafd' | 'stacd', ChildProcess>> = {};
   private out = { stafd: '', stacd: '' };
   private dbus: DbusDaemon | undefined;
-  private bus: MessageBus | undefined;
+  private bus: DBusConnection | undefined;
   private clients: { staf: StafClient; stac: StacClient } | undefined;
 
   constructor(
@@ -335,7 +335,7 @@ export class StasDaemons {
       await exited;
       clearTimeout(timer);
     }
-    this.bus?.disconnect();
+    this.bus?.close();
     await this.dbus?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -137,7 +137,7 @@ if (bus) {
 } else {
   process.stderr.write('startup: no dbus-daemon or not root: start → bus name left out\n');
 }
-bus?.disconnect();
+bus?.close();
 await dbus?.stop();
 rmSync(dir, { recursive: true, force: true });
 

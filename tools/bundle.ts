@@ -14,21 +14,17 @@
  *   per set of programs and import()s reaching it: ~25 chunks and ~80 imports at stafd's start instead of ~13 and
  *   ~33, and resolving that many imports is enough for V8 to optimize Node's path functions (normalizeString) with
  *   TurboFan, whose code then counts in the idle daemon's RSS (+3.5 MiB of the node binary; issue 14 §3).
- * - dbus-next and its dependencies are inlined (CommonJS modules wrapped by esbuild; their require() of Node's
- *   built-in modules goes through a createRequire() banner). dbus-next's optional `usocket` and `x11` stay out:
- *   dbus-next falls back to node:net without them, as it does in the build tree, where they are not installed.
- *   Its `xml2js` is replaced by src/adapters/dbus/introspect-xml.ts (an alias; xmlbuilder and sax go with it).
+ * - stas has no production dependencies: its D-Bus client and service are its own (src/core/dbus/,
+ *   src/adapters/dbus/), so the bundle holds only stas' modules and Node's built-ins are imported, not required.
  * - The native addon is not copied: src/adapters/native.ts finds `stas_native.node` next to the bundle where
  *   `make install` puts it, or the build tree's build/Release/ for dist/bundle/.
  * - Whitespace and syntax are minified, names are not (stack traces stay readable); the RSS of an idle daemon
  *   is ~1 MiB lower than with the sources as tsc writes them.
  * - `node dist/tools/bundle.js DIR` writes the bundle to DIR instead (a helper's own build tree).
- * - THIRD-PARTY-LICENSES: the license texts of the inlined production dependencies: the packages of
- *   `npm ls --omit=dev` with a file among esbuild's inputs (not xml2js/xmlbuilder/sax, nor hexy, which no module of
- *   dbus-next requires).
+ * - THIRD-PARTY-LICENSES: the license texts of the npm packages with a file among esbuild's inputs; today there
+ *   are none, and the file says so.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
@@ -44,15 +40,13 @@ const BUILDS: readonly (readonly (typeof PROGRAMS)[number][])[] = [
   ['stafctl', 'stacctl', 'stasadm'],
 ];
 
-/** The production dependency tree, flattened: name → package folder. */
-function productionPackages(): Map<string, string> {
-  const out = execFileSync('npm', ['ls', '--omit=dev', '--all', '--parseable'], {
-    cwd: ROOT,
-    encoding: 'utf8',
-  });
+/** The packages with a file among esbuild's `inputs` (paths relative to ROOT): id (name@version) → package folder. */
+function bundledPackages(inputs: string[]): Map<string, string> {
   const found = new Map<string, string>();
-  for (const dir of out.split('\n').slice(1)) {
-    if (!dir.trim() || !existsSync(path.join(dir, 'package.json'))) continue;
+  for (const f of inputs) {
+    const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(f.split(path.sep).join('/'));
+    if (!m?.[1]) continue;
+    const dir = path.resolve(ROOT, m[1]);
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
       name: string;
       version: string;
@@ -62,15 +56,11 @@ function productionPackages(): Map<string, string> {
   return found;
 }
 
-/** The license texts of the production packages with a file in the bundle (`inputs`: esbuild's, relative to ROOT). */
+/** The license texts of the packages with a file in the bundle (`inputs`: esbuild's, relative to ROOT). */
 function licenses(inputs: string[]): string {
-  const files = inputs.map((f) => path.resolve(ROOT, f));
-  const bundled = [...productionPackages()].filter(([, dir]) =>
-    files.some((f) => f.startsWith(dir + path.sep)),
-  );
-  const parts: string[] = [
-    'stas bundles these packages (npm ls --omit=dev) into its program files. Their licenses follow.\n',
-  ];
+  const bundled = [...bundledPackages(inputs)];
+  if (bundled.length === 0) return 'stas bundles no third-party package into its program files.\n';
+  const parts: string[] = ['stas bundles these packages into its program files. Their licenses follow.\n'];
   for (const [id, dir] of bundled.sort(([a], [b]) => a.localeCompare(b))) {
     const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
       license?: string | { type?: string };
@@ -108,16 +98,6 @@ async function bundlePrograms(programs: readonly string[], outdir: string): Prom
     target: 'node20',
     outExtension: { '.js': '.mjs' },
     chunkNames: '[name]-[hash]',
-    external: ['usocket', 'x11'],
-    // dbus-next requires xml2js only to write Introspect replies (Builder) and to read them for getProxyObject
-    // (Parser), which stas never calls. src/adapters/dbus/introspect-xml.ts writes the same bytes and refuses to
-    // parse: xml2js, xmlbuilder and sax (~145 KB of source) stay out, ~0.9 MiB less RSS per idle daemon (issue 14 §3).
-    // Its handshake requires `crypto` for cookie authentication only: node:crypto then loads on first use (~2 MiB
-    // less idle RSS, with stas' own uses of it made lazy too: src/core/node-crypto.ts).
-    alias: {
-      xml2js: path.join(DIST, 'src/adapters/dbus/introspect-xml.js'),
-      crypto: path.join(DIST, 'src/adapters/dbus/lazy-crypto.js'),
-    },
     // Function and class names as tsc's output has them (error names, stack traces).
     keepNames: true,
     // Whitespace and syntax minified, identifiers kept (readable stack traces): the sources V8 holds in memory for
@@ -125,9 +105,6 @@ async function bundlePrograms(programs: readonly string[], outdir: string): Prom
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: 'none',
-    banner: {
-      js: "import { createRequire as __stasCreateRequire } from 'node:module';\nconst require = __stasCreateRequire(import.meta.url);",
-    },
     logLevel: 'warning',
     metafile: true,
   });

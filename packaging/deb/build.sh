@@ -25,8 +25,11 @@ doc=$root/usr/share/doc/stas
 mkdir -p "$doc"
 {
   cat "$here/copyright.head"
-  echo
-  cat "$root/usr/share/doc/stas/THIRD-PARTY-LICENSES"
+  # The bundled packages' licenses, when there are any (THIRD-PARTY-LICENSES says so in one line otherwise).
+  if grep -q '^=====' "$root/usr/share/doc/stas/THIRD-PARTY-LICENSES"; then
+    echo
+    cat "$root/usr/share/doc/stas/THIRD-PARTY-LICENSES"
+  fi
 } >"$doc/copyright"
 rm -f "$doc/THIRD-PARTY-LICENSES"
 printf 'stas (%s) unstable; urgency=medium\n\n  * Package built from the stas source tree (make deb).\n\n -- stas developers <stas@localhost>  %s\n' \

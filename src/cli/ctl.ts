@@ -1,7 +1,7 @@
 // Shared machinery of stafctl and stacctl: argparse-like command lines, the D-Bus session, output (pprint/--json/-H), exit codes.
 import type { ParseArgsConfig } from 'node:util';
-import type { MessageBus } from 'dbus-next/index.js';
 import type { TidArgs } from '../adapters/dbus/clients.js';
+import type { DBusConnection } from '../adapters/dbus/service.js';
 import { openSystemBus } from '../adapters/dbus/service.js';
 import { parseStrict, splitCommand, UsageError } from '../core/argv.js';
 import { errorText } from '../core/log.js';
@@ -54,7 +54,7 @@ export interface CtlProgram<C> {
   /** Global options besides -h, -v, --json and -H (usage text, help lines). */
   globalOptions?: { options: Options; usage: string; help: string };
   commands: CommandSpec<C>[];
-  client(bus: MessageBus): C;
+  client(bus: DBusConnection): C;
 }
 
 const OUTPUT_OPTIONS = {
@@ -254,7 +254,7 @@ export async function ctlMain<C>(p: CtlProgram<C>, argv: readonly string[]): Pro
     return EXIT_ERROR;
   }
 
-  let bus: MessageBus | undefined;
+  let bus: DBusConnection | undefined;
   let result: CommandResult;
   try {
     bus = await openSystemBus();
@@ -265,7 +265,7 @@ export async function ctlMain<C>(p: CtlProgram<C>, argv: readonly string[]): Pro
     );
     return EXIT_ERROR;
   } finally {
-    bus?.disconnect();
+    bus?.close();
   }
   process.stdout.write(render(result, mode));
   return EXIT_OK;

@@ -17,9 +17,9 @@ import {
   type StafdObject,
 } from '../adapters/dbus/idl.js';
 import {
+  type DBusConnection,
   type ExportedObject,
   exportObject,
-  type MessageBus,
   type TidArgs,
 } from '../adapters/dbus/service.js';
 import { errorText } from '../core/log.js';
@@ -95,7 +95,7 @@ export function stacdImpl(service: StacdApiService, log: Logger): ObjectImpl<Sta
 
 /** Exports `spec` backed by `impl` and owns its name; a failed call is logged (the caller gets a D-Bus error). */
 function exportApi<O extends ObjectSpec>(
-  bus: MessageBus,
+  bus: DBusConnection,
   spec: O,
   impl: ObjectImpl<O>,
   log: Logger,
@@ -117,7 +117,7 @@ export interface StafdDbus {
 
 /** Exports /org/nvmexpress/staf, then owns org.nvmexpress.staf ("another stafd owns …" when it is taken). */
 export async function exportStafdApi(
-  bus: MessageBus,
+  bus: DBusConnection,
   service: StafdApiService,
   log: Logger,
 ): Promise<StafdDbus> {
@@ -131,7 +131,7 @@ export async function exportStafdApi(
 
 /** Exports /org/nvmexpress/stac, then owns org.nvmexpress.stac ("another stacd owns …" when it is taken). */
 export function exportStacdApi(
-  bus: MessageBus,
+  bus: DBusConnection,
   service: StacdApiService,
   log: Logger,
 ): Promise<ExportedObject<StacdObject>> {

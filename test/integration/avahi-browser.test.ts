@@ -8,8 +8,10 @@ import {
   type AvahiBrowser as AvahiBrowserType,
   type MdnsService,
 } from '../../src/adapters/avahi/browser.js';
+import { type DBusConnection, openSystemBus } from '../../src/adapters/dbus/service.js';
 import { nativeAvailable } from '../../src/adapters/native.js';
 import { isReachable } from '../../src/adapters/tcp-probe.js';
+import type { Message } from '../../src/core/dbus/message.js';
 import type { LogLevel } from '../../src/core/log.js';
 import { WELL_KNOWN_DISC_NQN } from '../../src/core/tid.js';
 import { avahiSkipReason, publishService, startAvahiDaemon } from '../support/avahi.js';
@@ -20,7 +22,7 @@ const skip = avahiSkipReason();
 const WAIT_MS = 20_000;
 const DC_NQN = 'nqn.2014-08.org.nvmexpress.discovery';
 
-type Bus = ReturnType<typeof dbusNext.sessionBus>;
+type Bus = DBusConnection;
 type Events = {
   added: MdnsService;
   removed: string;
@@ -80,7 +82,8 @@ class Recorder {
   }
 }
 
-async function connect(address: string): Promise<Bus> {
+/** A dbus-next connection: another client on the bus, sharing no code with stas'. */
+async function connectDbusNext(address: string) {
   const bus = dbusNext.sessionBus({ busAddress: address });
   await new Promise<void>((resolve, reject) => {
     bus.once('connect', () => resolve());
@@ -101,8 +104,8 @@ async function setup(t: TestContext) {
   const defer = (fn: () => unknown) => cleanups.push(fn);
   const dbus = await startDbusDaemon();
   defer(() => dbus.stop());
-  const bus = await connect(dbus.address);
-  defer(() => bus.disconnect());
+  const bus = await openSystemBus({ address: dbus.address });
+  defer(() => bus.close());
   const rec = new Recorder();
   const browser = new AvahiBrowser({ log: rec.log, kickIntervalMs: 200 });
   rec.attach(browser);
@@ -187,7 +190,7 @@ test('real avahi-daemon: a published DC is added with its candidate, removed whe
   assert.equal(browser.services().length, 2);
 
   // Another client on the bus cannot fake Avahi's signals: a forged ItemRemove/Found to us is ignored.
-  const rogue = await connect(dbus.address);
+  const rogue = await connectDbusNext(dbus.address);
   defer(() => rogue.disconnect());
   const myName = bus.name!;
   for (let c = 1; c <= 8; c++) {
@@ -204,7 +207,7 @@ test('real avahi-daemon: a published DC is added with its candidate, removed whe
       rogue.send(forged);
     }
   }
-  // The bus delivers one sender's messages in order and dbus-next handles them in order: once our connection has
+  // The bus delivers one sender's messages in order and our connection handles them in order: once our connection has
   // answered a Ping sent after the forged signals, the browser has seen (and ignored) all of them.
   const ping = new dbusNext.Message({
     destination: myName,
@@ -320,13 +323,16 @@ test('real avahi-daemon: a browser started before avahi-daemon exists picks it u
   // The browser's bus calls, seen through a wrapper: each kick is a GetVersionString to Avahi's name.
   const kicks: Promise<unknown>[] = [];
   const seen = {
-    call: (m: InstanceType<typeof dbusNext.Message>) => {
-      const p = bus.call(m);
+    call: (m: Message, o?: { timeoutMs?: number }) => {
+      const p = bus.call(m, o);
       if (m.member === 'GetVersionString') kicks.push(p.catch(() => undefined));
       return p;
     },
     on: bus.on.bind(bus),
     removeListener: bus.removeListener.bind(bus),
+    get open() {
+      return bus.open;
+    },
   } as unknown as Bus;
   await browser.start(seen);
   assert.ok(!browser.isAvailable);

@@ -217,7 +217,7 @@ test('SIGHUP with the configuration replaced by a FIFO keeps the last good one; 
   });
   cleanups.push(proc.kill9);
   const bus = await openSystemBus({ address: dbus.address });
-  cleanups.push(() => bus.disconnect());
+  cleanups.push(() => bus.close());
   const staf = stafClient(bus);
   await until('stafd answering', async () => {
     try {

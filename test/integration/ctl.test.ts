@@ -308,7 +308,7 @@ describe('stafctl against the real stafd', { skip: noBus || (!IS_ROOT && 'stafd 
       stdio: ['ignore', 'ignore', 'ignore'],
     });
     const bus = await openSystemBus({ address: dbus.address });
-    closeBus = () => bus.disconnect();
+    closeBus = () => bus.close();
     staf = stafClient(bus);
     tidA = ['tcp', '127.0.0.1', String(a.port), WELL_KNOWN_DISC_NQN, '', '', HOSTNQN];
     await until('both DCs read', async () => {
@@ -493,7 +493,7 @@ describe('stafctl: permission denied by the stas D-Bus policy', {
       // stacd is not running on that bus: nobody learns that (not a permission problem).
       assert.equal((await run(STACCTL, ['ls'], env, NOBODY)).stderr, NOT_RUNNING('stacd'));
     } finally {
-      bus.disconnect();
+      bus.close();
       await dbus.stop();
     }
   });
@@ -571,7 +571,7 @@ describe('stacctl against a stacd test double on a private bus', { skip: noBus }
     dbus = await startDbusDaemon();
     env['DBUS_SYSTEM_BUS_ADDRESS'] = dbus.address;
     const bus = await openSystemBus({ address: dbus.address });
-    closeBus = () => bus.disconnect();
+    closeBus = () => bus.close();
     // The daemons' own D-Bus wiring (tron sets the logger's and the service's flag) over a stacd double.
     const api: StacdApiService = {
       get tron() {

@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { MessageBus } from 'dbus-next/index.js';
 import { type StafClient, stacClient, stafClient, type TidArgs } from '../../src/adapters/dbus/clients.js';
+import type { DBusConnection } from '../../src/adapters/dbus/service.js';
 import { openSystemBus } from '../../src/adapters/dbus/service.js';
 import { parseStacdConfig } from '../../src/core/config/service-config.js';
 import { formatDhchapSecret } from '../../src/core/nvme/auth-crypto.js';
@@ -49,8 +49,8 @@ describe('secrets never go over D-Bus, to any caller', {
   skip: !haveDbusDaemon() && 'no /usr/bin/dbus-daemon',
 }, () => {
   let daemon: DbusDaemon;
-  let sbus: MessageBus;
-  let cbus: MessageBus;
+  let sbus: DBusConnection;
+  let cbus: DBusConnection;
   const dir = mkdtempSync(join(tmpdir(), 'stas-dbus-secrets-'));
   const stops: (() => Promise<void>)[] = [];
 
@@ -62,8 +62,8 @@ describe('secrets never go over D-Bus, to any caller', {
 
   after(async () => {
     for (const stop of stops) await stop();
-    sbus?.disconnect();
-    cbus?.disconnect();
+    sbus?.close();
+    cbus?.close();
     await daemon?.stop();
     rmSync(dir, { recursive: true, force: true });
   });

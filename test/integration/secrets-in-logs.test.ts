@@ -244,7 +244,7 @@ test('stafd prints every config diagnostic, and no secret, for each typo (stdout
     }
     assert.equal(leak(output), undefined, output);
   } finally {
-    client.disconnect();
+    client.close();
     await dbus.stop();
     rmSync(dir, { recursive: true, force: true });
   }

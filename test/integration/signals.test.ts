@@ -198,7 +198,7 @@ test('SIGTERM right after stafd took its bus name, and once it runs: orderly sto
   const dbus = await startDbusDaemon();
   cleanups.push(() => dbus.stop());
   const bus = await openSystemBus({ address: dbus.address });
-  cleanups.push(() => bus.disconnect());
+  cleanups.push(() => bus.close());
   const dir = mkdtempSync(join(tmpdir(), 'signals-bus-'));
   const conf = join(dir, 'stafd.conf');
   const sys = join(dir, 'sys.conf');

@@ -84,7 +84,7 @@ test('stafd serves discovery log pages over D-Bus, reloads on SIGHUP and stops o
   });
 
   const bus = await openSystemBus({ address: dbus.address });
-  cleanups.push(() => bus.disconnect());
+  cleanups.push(() => bus.close());
   const staf = stafClient(bus);
   const changed: string[][] = [];
   await until('stafd on the bus', async () => {

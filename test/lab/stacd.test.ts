@@ -117,7 +117,7 @@ test('stafd + stacd + nvmet: connect, AEN-driven disconnect, adoption, restarts,
   assert.deepEqual(await ioNqns(), [NQN(1), NQN(2), NQN(3)]);
 
   const bus = await openSystemBus({ address: dbus.address });
-  t.after(() => bus.disconnect());
+  t.after(() => bus.close());
   const stac = stacClient(bus);
   assert.equal((await stac.listControllers(false)).length, 3);
 
@@ -244,7 +244,7 @@ test('no-disconnect keeps connections when their DLPE goes', { skip }, async (t)
   });
   await until('2 IOCs connected', async () => (await ioNqns()).length === 2);
   const bus = await openSystemBus({ address: dbus.address });
-  t.after(() => bus.disconnect());
+  t.after(() => bus.close());
   const staf = stafClient(bus);
   nvmet.unlink(NQN(1), disc);
   await until('stafd saw the change', async () => !(await staf.getAllLogPages(false)).includes(NQN(1)));

@@ -174,7 +174,7 @@ export async function startStafd(o: StafdProcessOptions): Promise<StafdProcess> 
       proc.kill('SIGKILL');
       await exited;
     }
-    bus.disconnect();
+    bus.close();
     if (!o.dbus) await dbus.stop();
     if (!o.dir) rmSync(dir, { recursive: true, force: true });
   };

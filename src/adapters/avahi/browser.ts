@@ -1,6 +1,6 @@
 // Avahi D-Bus adapter for stafd: browses and resolves NVMe discovery services (TP8009), follows avahi-daemon restarts.
 /**
- * Talks to org.freedesktop.Avahi on a dbus-next MessageBus with the low-level API only (calls through `busCall`,
+ * Talks to org.freedesktop.Avahi on a DBusConnection (src/adapters/dbus/connection.ts) with the low-level API only (calls through `busCall`,
  * the bus' 'message' event), so that no signal can be missed:
  *
  * - Avahi sends its browser/resolver signals as unicast signals addressed to the client that created the object
@@ -22,7 +22,7 @@
  *   by starting avahi-daemon) repeats every 60 s, as nvme-stas does.
  */
 import { EventEmitter } from 'node:events';
-import type { Message, MessageBus } from 'dbus-next/index.js';
+import { type Message, MessageType } from '../../core/dbus/message.js';
 import type { LogFn } from '../../core/log.js';
 import {
   AVAHI_IF_UNSPEC,
@@ -35,7 +35,7 @@ import {
   serviceKey,
   serviceLabel,
 } from '../../core/mdns.js';
-import { busCall } from '../dbus/service.js';
+import { busCall, type DBusConnection } from '../dbus/service.js';
 
 export const AVAHI_BUS_NAME = 'org.freedesktop.Avahi';
 const SERVER_IFACE = 'org.freedesktop.Avahi.Server';
@@ -45,8 +45,7 @@ const DBUS_NAME = 'org.freedesktop.DBus';
 const DBUS_PATH = '/org/freedesktop/DBus';
 /** AVAHI_LOOKUP_USE_MULTICAST, the flags nvme-stas passes (for the `local` domain the same as 0). */
 const LOOKUP_USE_MULTICAST = 2;
-/** dbus-next MessageType.SIGNAL. */
-const SIGNAL = 4;
+const { SIGNAL } = MessageType;
 /** Signals buffered while object creations are in flight, at most (a flood from Avahi itself is dropped). */
 const MAX_EARLY_SIGNALS = 4096;
 
@@ -57,7 +56,7 @@ const MATCH_RULES = [
 ];
 
 /** The bus this adapter talks on (calls go through the shared bus-call helper). */
-export type AvahiBus = MessageBus;
+export type AvahiBus = DBusConnection;
 
 export interface AvahiBrowserOptions {
   /** Service types to browse; default `_nvme-disc._tcp` and `_nvme-disc._udp`. */

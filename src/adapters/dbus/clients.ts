@@ -1,5 +1,5 @@
 /** Typed D-Bus clients of stafd and stacd (for stafctl, stacctl and stacd), signal subscriptions and name watching. */
-import dbus, { type Message, type MessageBus } from 'dbus-next/index.js';
+import { type Message, MessageType, message, Variant } from '../../core/dbus/message.js';
 import { errorText } from '../../core/log.js';
 import {
   type ArgValues,
@@ -20,17 +20,17 @@ import {
   STAFD_OBJECT,
   signatureOf,
 } from './idl.js';
-import { busCall, busDriverCall, type TidArgs, valueMatches } from './service.js';
+import { busCall, busDriverCall, type DBusConnection, type TidArgs, valueMatches } from './service.js';
 
 export type { TidArgs } from './service.js';
 
 const BUS_NAME = 'org.freedesktop.DBus';
 const BUS_PATH = '/org/freedesktop/DBus';
 const PROPERTIES = 'org.freedesktop.DBus.Properties';
-const { METHOD_RETURN, ERROR, SIGNAL } = dbus.MessageType;
+const { METHOD_RETURN, ERROR, SIGNAL } = MessageType;
 
 export interface ClientOptions {
-  /** Reply timeout of every call (ms); dbus-next itself has none. Default 25 000 (as GDBus and libdbus). */
+  /** Reply timeout of every call (ms). Default 25 000 (as GDBus and libdbus). */
   timeoutMs?: number;
 }
 
@@ -45,7 +45,7 @@ export interface NameWatch {
   close(): Promise<void>;
 }
 
-/** Runs a user callback; an exception in it is re-thrown outside dbus-next's dispatch, like a listener's. */
+/** Runs a user callback; an exception in it is re-thrown outside the connection's dispatch, like a listener's. */
 function runCallback(f: () => void): void {
   try {
     f();
@@ -56,11 +56,11 @@ function runCallback(f: () => void): void {
   }
 }
 
-async function addMatch(bus: MessageBus, rule: string): Promise<void> {
+async function addMatch(bus: DBusConnection, rule: string): Promise<void> {
   await busDriverCall(bus, 'AddMatch', 's', [rule]);
 }
 
-async function removeMatch(bus: MessageBus, rule: string): Promise<void> {
+async function removeMatch(bus: DBusConnection, rule: string): Promise<void> {
   try {
     await busDriverCall(bus, 'RemoveMatch', 's', [rule], { timeoutMs: 2000 });
   } catch {
@@ -73,7 +73,7 @@ async function removeMatch(bus: MessageBus, rule: string): Promise<void> {
  * it), then on every change (null when the owner goes away, the new unique name when one appears).
  */
 export async function watchName(
-  bus: MessageBus,
+  bus: DBusConnection,
   name: string,
   cb: (owner: string | null) => void,
 ): Promise<NameWatch> {
@@ -125,7 +125,7 @@ export async function watchName(
     await addMatch(bus, rule);
     await new Promise<void>((resolve, reject) => {
       fail = reject;
-      req = new dbus.Message({
+      req = message({
         destination: BUS_NAME,
         path: BUS_PATH,
         interface: BUS_NAME,
@@ -161,7 +161,7 @@ type SignalName<I extends InterfaceSpec> = I['signals'][number]['name'];
  * Calls the members of `spec`'s object with the IDL's signatures, checking every reply. The interface is passed
  * as its IDL data, so the compiler checks member names, arguments and results.
  */
-function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
+function makeCaller(bus: DBusConnection, spec: ObjectSpec, opts: ClientOptions) {
   const timeoutMs = opts.timeoutMs ?? 25_000;
   const target = (iface: string, member: string, signature: string, body: unknown[]) => ({
     destination: spec.busName,
@@ -215,7 +215,7 @@ function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
   ): Promise<void> => {
     const p = iface.properties.find((x) => x.name === prop);
     if (!p) throw new Error(`${iface.name}.${prop} is not in the IDL`);
-    const body = [iface.name, prop, new dbus.Variant(p.type, value)];
+    const body = [iface.name, prop, new Variant(p.type, value)];
     await busCall(bus, target(PROPERTIES, 'Set', 'ssv', body), {
       timeoutMs,
       what: `${spec.daemon} set ${prop}`,
@@ -236,7 +236,7 @@ function makeCaller(bus: MessageBus, spec: ObjectSpec, opts: ClientOptions) {
  * name are delivered (the match rule names it as sender, and the owner is tracked with watchName).
  */
 async function subscribe(
-  bus: MessageBus,
+  bus: DBusConnection,
   spec: ObjectSpec,
   ispec: InterfaceSpec,
   signal: string,
@@ -282,7 +282,7 @@ async function subscribe(
 }
 
 /** What both daemons answer (org.nvmexpress.staf|stac, their .debug and .events interfaces). Calls reject with
- * dbus-next's DBusError (`.type`) or a timeout. */
+ * a DBusError (`.type`) or a timeout. */
 export interface DaemonClient {
   listControllers(detailed: boolean): Promise<Record<string, string>[]>;
   /** JSON text */
@@ -323,7 +323,7 @@ export interface StafClient extends DaemonClient {
   onDcRemoved(cb: () => void): Promise<Subscription>;
 }
 
-export function stafClient(bus: MessageBus, opts: ClientOptions = {}): StafClient {
+export function stafClient(bus: DBusConnection, opts: ClientOptions = {}): StafClient {
   const caller = makeCaller(bus, STAFD_OBJECT, opts);
   const main = interfaceOf(STAFD_OBJECT, STAFD_DBUS_NAME);
   const debug = interfaceOf(STAFD_OBJECT, `${STAFD_DBUS_NAME}.debug`);
@@ -344,7 +344,7 @@ export interface StacClient extends DaemonClient {
   plan(): Promise<string>;
 }
 
-export function stacClient(bus: MessageBus, opts: ClientOptions = {}): StacClient {
+export function stacClient(bus: DBusConnection, opts: ClientOptions = {}): StacClient {
   const caller = makeCaller(bus, STACD_OBJECT, opts);
   const main = interfaceOf(STACD_OBJECT, STACD_DBUS_NAME);
   return {

@@ -266,7 +266,7 @@ const INTROSPECT_DOCTYPE =
   '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN"\n' +
   ' "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">';
 
-/** The standard interfaces every exported object has (served by dbus-next), with argument names. */
+/** The standard interfaces every exported object has (Introspectable and Properties served by service.ts, Peer by connection.ts), with argument names. */
 export const STANDARD_INTERFACES: readonly InterfaceSpec[] = [
   {
     name: 'org.freedesktop.DBus.Introspectable',
@@ -312,4 +312,22 @@ export const STANDARD_INTERFACES: readonly InterfaceSpec[] = [
 export function introspectionXml(obj: ObjectSpec): string {
   const all = [...STANDARD_INTERFACES, ...obj.interfaces];
   return `${INTROSPECT_DOCTYPE}\n<node>\n${all.map(interfaceXml).join('\n\n')}\n</node>\n`;
+}
+
+/**
+ * The Introspect reply of a path that is not an exported object: the list of its children among `exported`
+ * (`/org/nvmexpress` lists `staf`), so that busctl tree and d-feet find the objects. The same bytes dbus-next
+ * wrote (one-line DOCTYPE, two-space indent, `<node/>` for a path without children).
+ */
+export function childNodesXml(path: string, exported: Iterable<string>): string {
+  const parts = path.split('/').filter((x) => x !== '');
+  const children = new Set<string>();
+  for (const p of exported) {
+    const q = p.split('/').filter((x) => x !== '');
+    if (q.length > parts.length && parts.every((x, i) => x === q[i])) children.add(q[parts.length]!);
+  }
+  const header =
+    '<!DOCTYPE node PUBLIC "-//freedesktop//DTD D-BUS Object Introspection 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/introspect.dtd">\n';
+  if (children.size === 0) return `${header}<node/>`;
+  return `${header}<node>\n${[...children].map((c) => `  <node name="${xmlAttr(c)}"/>`).join('\n')}\n</node>`;
 }

@@ -1,12 +1,23 @@
 /**
  * Shared D-Bus plumbing: connecting to the bus, calling a method (the one bus-call helper), and exporting an
- * ObjectSpec with dbus-next, its implementation typed by the IDL.
+ * ObjectSpec (its methods, properties, signals and introspection), its implementation typed by the IDL.
  */
-import dbus, { type DBusError, type Message, type MessageBus, type MessageInit } from 'dbus-next/index.js';
+import {
+  DBusError,
+  errorReply,
+  type Message,
+  type MessageInit,
+  message,
+  methodReturn,
+  signal,
+  Variant,
+} from '../../core/dbus/message.js';
 import { errorText } from '../../core/log.js';
 import { safeText } from '../../core/log-text.js';
+import { DBusConnection } from './connection.js';
 import {
   type ArgValues,
+  childNodesXml,
   type InterfaceName,
   type InterfaceOf,
   type InterfaceSpec,
@@ -19,7 +30,7 @@ import {
   type TID_ARGS,
 } from './idl.js';
 
-export type { MessageBus } from 'dbus-next/index.js';
+export type { DBusConnection } from './connection.js';
 export type { Awaitable, ObjectImpl } from './idl.js';
 
 /** The seven transport-ID arguments of get_log_pages, controller_info and log_pages_changed, in IDL order. */
@@ -28,9 +39,13 @@ export type TidArgs = ArgValues<typeof TID_ARGS>;
 export const DEFAULT_SYSTEM_BUS_ADDRESS = 'unix:path=/var/run/dbus/system_bus_socket';
 export const ERROR_FAILED = 'org.freedesktop.DBus.Error.Failed';
 export const ERROR_PROPERTY_READ_ONLY = 'org.freedesktop.DBus.Error.PropertyReadOnly';
+const ERROR_INVALID_ARGS = 'org.freedesktop.DBus.Error.InvalidArgs';
+const ERROR_NO_REPLY = 'org.freedesktop.DBus.Error.NoReply';
 
 const BUS_NAME = 'org.freedesktop.DBus';
 const BUS_PATH = '/org/freedesktop/DBus';
+const INTROSPECTABLE = 'org.freedesktop.DBus.Introspectable';
+const PROPERTIES = 'org.freedesktop.DBus.Properties';
 
 export interface OpenBusOptions {
   /** Bus address; default $DBUS_SYSTEM_BUS_ADDRESS (read now), else the standard system bus socket. */
@@ -38,11 +53,11 @@ export interface OpenBusOptions {
   /** Give up connecting after this long (ms). Default 10 000. */
   timeoutMs?: number;
   /**
-   * Errors of the connection once it is up (mostly: writing after the bus went away). Default: ignored
-   * (an 'error' event without a listener would end the process); learn about a lost bus from `onClose`.
+   * Errors of the connection once it is up (a malformed message from the bus…). Default: ignored; learn about
+   * a lost bus from `onClose`.
    */
   onError?: (err: Error) => void;
-  /** The bus closed the connection (dbus-daemon stopped or restarted): pending calls will time out. */
+  /** The bus closed the connection (dbus-daemon stopped or restarted): pending calls fail at once. */
   onClose?: () => void;
 }
 
@@ -56,87 +71,21 @@ export function systemBusAddress(env: NodeJS.ProcessEnv = process.env): string {
  * Connects to the system bus (or `address`) and resolves once the bus has answered Hello (`bus.name` set).
  * Rejects with a clear message if the socket is missing, refuses, or authentication fails.
  */
-export function openSystemBus(opts: OpenBusOptions = {}): Promise<MessageBus> {
+export async function openSystemBus(opts: OpenBusOptions = {}): Promise<DBusConnection> {
   const address = opts.address ?? systemBusAddress();
-  const timeoutMs = opts.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    let bus: MessageBus;
-    try {
-      bus = dbus.sessionBus({ busAddress: address });
-    } catch (e) {
-      reject(new Error(`cannot connect to D-Bus at ${address}: ${errorText(e)}`));
-      return;
-    }
-    const fail = (err: unknown) => {
-      clearTimeout(timer);
-      bus.removeListener('connect', ok);
-      bus.removeListener('error', fail);
-      bus.on('error', () => {}); // late errors of the abandoned connection
-      try {
-        bus.disconnect();
-      } catch {
-        // already closed
-      }
-      reject(new Error(`cannot connect to D-Bus at ${address}: ${errorText(err)}`));
-    };
-    const ok = () => {
-      clearTimeout(timer);
-      bus.removeListener('error', fail);
-      bus.on('error', opts.onError ?? (() => {}));
-      if (opts.onClose) onBusClose(bus, opts.onClose);
-      resolve(bus);
-    };
-    const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    bus.once('connect', ok);
-    bus.on('error', fail);
-  });
-}
-
-// dbus-next does not tell when its socket closes: these two look at its (pinned, 0.10.2) internals.
-function streamOf(bus: MessageBus) {
-  return bus._connection?.stream;
-}
-
-/** False once the connection to the bus is closed (sending then fails; calls never get a reply). */
-export function busIsOpen(bus: MessageBus): boolean {
-  const s = streamOf(bus);
-  return !s || (s.writable !== false && s.destroyed !== true);
-}
-
-const closeWatchers = new WeakMap<MessageBus, Set<() => void>>();
-
-/** Calls `cb` once when the connection closes (at once if it already is); returns an unsubscribe. */
-export function onBusClose(bus: MessageBus, cb: () => void): () => void {
-  if (!busIsOpen(bus)) {
-    queueMicrotask(cb);
-    return () => {};
+  let bus: DBusConnection;
+  try {
+    bus = await DBusConnection.connect(address, { timeoutMs: opts.timeoutMs ?? 10_000 });
+  } catch (e) {
+    throw new Error(`cannot connect to D-Bus at ${address}: ${errorText(e)}`);
   }
-  let set = closeWatchers.get(bus);
-  if (!set) {
-    const s = streamOf(bus);
-    if (!s?.once) return () => {};
-    const watchers = new Set<() => void>();
-    set = watchers;
-    closeWatchers.set(bus, watchers);
-    // One listener per connection, however many calls are pending.
-    s.once('close', () => {
-      for (const f of [...watchers]) f();
-      watchers.clear();
-    });
-  }
-  const watchers = set;
-  const once = () => {
-    watchers.delete(once);
-    cb();
-  };
-  watchers.add(once);
-  return () => {
-    watchers.delete(once);
-  };
+  bus.on('error', opts.onError ?? (() => {}));
+  if (opts.onClose) bus.onClose(opts.onClose);
+  return bus;
 }
 
 export interface BusCallOptions {
-  /** Reply timeout (ms); dbus-next itself has none. Default 25 000 (as GDBus and libdbus). */
+  /** Reply timeout (ms). Default 25 000 (as GDBus and libdbus). */
   timeoutMs?: number;
   /** What the timeout error names; default the member. */
   what?: string;
@@ -144,39 +93,47 @@ export interface BusCallOptions {
   timeoutError?: () => Error;
 }
 
+/** True for a whole Message (what `message()` returns), false for a MessageInit that still needs its defaults. */
+function isMessage(m: Message | MessageInit): m is Message {
+  return (
+    typeof m.type === 'number' &&
+    typeof m.flags === 'number' &&
+    typeof m.signature === 'string' &&
+    Array.isArray(m.body)
+  );
+}
+
 /**
  * The one way stas calls a D-Bus method: sends `call` (a Message, or what makes one) and resolves with the
- * reply. Rejects with the error reply (dbus-next's DBusError, `.type`), or with a NoReply DBusError after the
- * timeout or as soon as the connection closes (dbus-next would wait for ever).
+ * reply. Rejects with the error reply (DBusError, `.type`), or with a NoReply DBusError after the timeout or as
+ * soon as the connection closes. A Message passed in gets its serial.
  */
-export function busCall(
-  bus: MessageBus,
+export async function busCall(
+  bus: DBusConnection,
   call: Message | MessageInit,
   opts: BusCallOptions = {},
 ): Promise<Message> {
-  const msg = call instanceof dbus.Message ? call : new dbus.Message(call);
+  const msg = isMessage(call) ? call : message(call);
   const ms = opts.timeoutMs ?? 25_000;
   const what = opts.what ?? msg.member ?? 'call';
-  let timer: NodeJS.Timeout | undefined;
-  let unsubscribe = () => {};
-  const t = new Promise<never>((_, reject) => {
-    const noReply = (why: string) =>
-      reject(new dbus.DBusError('org.freedesktop.DBus.Error.NoReply', `${what}: ${why}`));
-    timer = setTimeout(
-      () => (opts.timeoutError ? reject(opts.timeoutError()) : noReply(`no reply within ${ms} ms`)),
-      ms,
-    );
-    unsubscribe = onBusClose(bus, () => noReply('the D-Bus connection is closed'));
-  });
-  return Promise.race([bus.call(msg), t]).finally(() => {
-    clearTimeout(timer);
-    unsubscribe();
-  });
+  try {
+    return await bus.call(msg, { timeoutMs: ms });
+  } catch (e) {
+    // An error reply from the bus or the peer carries its message; anything else is the local end's.
+    if (e instanceof DBusError && e.reply) throw e;
+    if (!bus.open) throw new DBusError(ERROR_NO_REPLY, `${what}: the D-Bus connection is closed`);
+    if (e instanceof DBusError && e.type === ERROR_NO_REPLY) {
+      throw opts.timeoutError
+        ? opts.timeoutError()
+        : new DBusError(ERROR_NO_REPLY, `${what}: no reply within ${ms} ms`);
+    }
+    throw e;
+  }
 }
 
 /** Calls a method of the bus driver (org.freedesktop.DBus) with busCall. */
 export function busDriverCall(
-  bus: MessageBus,
+  bus: DBusConnection,
   member: string,
   signature: string,
   body: unknown[],
@@ -203,24 +160,24 @@ function hasNul(v: unknown): boolean {
   return false;
 }
 
-/** Name and text of an error reply. */
-function errorParts(e: DBusError): [string, string] {
-  return [e.type, e.text];
-}
-
 /**
- * The D-Bus error a caller gets for `e`: a DBusError keeps its name, anything else is
+ * The error reply a caller gets for `e`: a DBusError keeps its name (if it is a valid one), anything else is
  * org.freedesktop.DBus.Error.Failed "member: message"; the text is always redacted and printable.
  */
-function dbusErrorFor(member: string, e: unknown): DBusError {
-  if (isDBusError(e)) {
-    try {
-      return new dbus.DBusError(e.type, callerText(e));
-    } catch {
-      // not a valid error name
+function errorReplyFor(call: Message, member: string, e: unknown): Message {
+  try {
+    if (isDBusError(e)) {
+      try {
+        return errorReply(call, e.type, callerText(e));
+      } catch {
+        // not a valid error name
+      }
     }
+    return errorReply(call, ERROR_FAILED, `${member}: ${callerText(e)}`);
+  } catch {
+    // an exception that cannot even be looked at (a throwing getter…)
+    return errorReply(call, ERROR_FAILED, `${member}: failed`);
   }
-  return new dbus.DBusError(ERROR_FAILED, `${member}: ${callerText(e)}`);
 }
 
 /** Checks a value against the few signatures stas' interfaces use (s, b, a{ss}, aa{ss}). */
@@ -278,101 +235,30 @@ export interface ExportedObject<O extends ObjectSpec = ObjectSpec> {
   close(): Promise<void>;
 }
 
-const HARDENED = Symbol.for('stas.dbus.hardened-send');
+/** The objects a connection exports, by path: each answers the calls to its path. */
+type ObjectTable = Map<string, (msg: Message) => boolean>;
+const exported = new WeakMap<DBusConnection, ObjectTable>();
 
-interface HardenedBus {
-  /** The connection's own send: throws when the connection is closed or the marshaller refuses the message. */
-  rawSend: (msg: Message) => void;
-  /** Told (the first one only: logged once) when a reply dbus-next built could not be sent. */
-  reporters: Set<(err: Error) => void>;
-}
-
-const METHOD_RETURN = 2;
-
-/** A message that answers call `replySerial` of `destination` (what Message.newError needs of the call). */
-function callOf(reply: Message): Message {
-  return { serial: reply.replySerial, sender: reply.destination } as unknown as Message;
-}
-
-/**
- * dbus-next sends a method's reply from a promise callback; once the connection is closed that send throws
- * (or emits 'error' with no listener) and the rejection would end the process. A reply nobody can receive
- * is simply dropped instead. A reply the marshaller refuses while the connection is up (a property value with a
- * NUL…) is replaced by an error reply, so that the caller never waits for an answer that will not come.
- */
-function hardenSend(bus: MessageBus): HardenedBus {
-  const b = bus as MessageBus & { [HARDENED]?: HardenedBus };
-  const done = b[HARDENED];
-  if (done) return done;
-  const send = bus.send.bind(bus);
-  const hardened: HardenedBus = { rawSend: send, reporters: new Set() };
-  b[HARDENED] = hardened;
-  bus.send = (msg: Message) => {
-    try {
-      send(msg);
-    } catch (e) {
-      if (!busIsOpen(bus) || msg.type !== METHOD_RETURN || msg.replySerial === undefined) return;
-      const [report] = hardened.reporters;
-      report?.(new Error(`a reply could not be sent: ${errorText(e)}`));
-      try {
-        send(dbus.Message.newError(callOf(msg), ERROR_FAILED, 'the daemon could not send its reply'));
-      } catch {
-        // nothing more to try
-      }
+/** The objects exported on `bus`, with the one method handler that dispatches to them (installed once). */
+function objectTable(bus: DBusConnection): ObjectTable {
+  let table = exported.get(bus);
+  if (table) return table;
+  const objects: ObjectTable = new Map();
+  table = objects;
+  exported.set(bus, objects);
+  bus.addMethodHandler((msg) => {
+    if (msg.path === undefined) return false;
+    const handle = objects.get(msg.path);
+    if (handle) return handle(msg);
+    // A parent of exported objects (/, /org, /org/nvmexpress) introspects as the list of its children, so that
+    // busctl tree / d-feet find the objects.
+    if (msg.interface === INTROSPECTABLE && msg.member === 'Introspect' && msg.signature === '') {
+      bus.send(methodReturn(msg, 's', [childNodesXml(msg.path, objects.keys())]));
+      return true;
     }
-  };
-  return hardened;
-}
-
-/**
- * Builds a dbus-next Interface subclass for one InterfaceSpec: its properties (backed by `impl`) and signals.
- * Method calls never reach it: exportObject answers them itself.
- */
-function buildInterface(spec: InterfaceSpec, impl: AnyImpl, onError: (member: string, err: unknown) => void) {
-  class Exported extends dbus.interface.Interface {}
-  const proto = Exported.prototype as unknown as Record<string, unknown>;
-  const properties: Record<string, { signature: string; access: 'read' | 'readwrite' }> = {};
-  const signals: Record<string, { signature: string }> = {};
-  for (const p of spec.properties) {
-    const key = `${spec.name}.${p.name}`;
-    const pimpl = impl[spec.name]?.[p.name] as AnyProperty | undefined;
-    if (typeof pimpl?.get !== 'function') throw new Error(`no implementation for property ${key}`);
-    properties[p.name] = { signature: p.type, access: p.access };
-    Object.defineProperty(proto, p.name, {
-      get() {
-        let v: unknown;
-        try {
-          v = pimpl.get();
-        } catch (e) {
-          onError(key, e);
-          throw dbusErrorFor(p.name, e);
-        }
-        if (!valueMatches(p.type, v)) {
-          onError(key, new Error(`invalid value for signature ${p.type}`));
-          throw new dbus.DBusError(ERROR_FAILED, `${p.name}: the daemon returned an invalid value`);
-        }
-        return v;
-      },
-      set(v: unknown) {
-        if (p.access !== 'readwrite' || !pimpl.set) {
-          throw new dbus.DBusError(ERROR_PROPERTY_READ_ONLY, `property ${p.name} is read-only`);
-        }
-        try {
-          pimpl.set(v);
-        } catch (e) {
-          onError(key, e);
-          throw dbusErrorFor(p.name, e);
-        }
-      },
-    });
-  }
-  for (const sig of spec.signals) {
-    signals[sig.name] = { signature: signatureOf(sig.args) };
-    // dbus-next emits what this returns: one value for a one-argument signal, else the array.
-    proto[sig.name] = ((...args: unknown[]) => (sig.args.length === 1 ? args[0] : args)) satisfies AnyMethod;
-  }
-  Exported.configureMembers({ properties, methods: {}, signals });
-  return new Exported(spec.name);
+    return false;
+  });
+  return objects;
 }
 
 /**
@@ -384,7 +270,7 @@ function buildInterface(spec: InterfaceSpec, impl: AnyImpl, onError: (member: st
  * never send secrets over D-Bus, to anyone.
  */
 export async function exportObject<O extends ObjectSpec>(
-  bus: MessageBus,
+  bus: DBusConnection,
   spec: O,
   objectImpl: ObjectImpl<O>,
   opts: ExportOptions = {},
@@ -397,22 +283,47 @@ export async function exportObject<O extends ObjectSpec>(
       // a failing logger must not take the service down
     }
   };
-  const hardened = hardenSend(bus);
-  const instances = new Map<string, InstanceType<typeof dbus.interface.Interface>>();
-  const readOnly = new Set<string>();
+  const interfaces = new Map<string, InterfaceSpec>();
+  /** Property implementations by `interface\0property`. */
+  const propImpls = new Map<string, AnyProperty>();
   const methods = new Map<string, { iface: InterfaceSpec; method: MethodSpec; inSignature: string }>();
   for (const iface of spec.interfaces) {
-    instances.set(iface.name, buildInterface(iface, impl, onError));
-    for (const p of iface.properties) if (p.access === 'read') readOnly.add(`${iface.name}\0${p.name}`);
+    interfaces.set(iface.name, iface);
+    for (const p of iface.properties) {
+      const pimpl = impl[iface.name]?.[p.name] as AnyProperty | undefined;
+      if (typeof pimpl?.get !== 'function')
+        throw new Error(`no implementation for property ${iface.name}.${p.name}`);
+      propImpls.set(`${iface.name}\0${p.name}`, pimpl);
+    }
     for (const method of iface.methods)
       methods.set(`${iface.name}\0${method.name}`, { iface, method, inSignature: signatureOf(method.in) });
   }
+
+  /**
+   * Sends the reply `build` makes; a reply the marshaller refuses (a string with a NUL…) is reported and answered
+   * with an error, so that the caller never waits for an answer that will not come. Nothing is sent once the
+   * connection is closed.
+   */
+  const reply = (call: Message, key: string, member: string, build: () => Message): void => {
+    try {
+      bus.send(build());
+      return;
+    } catch (e) {
+      if (!bus.open) return;
+      onError(key, new Error(`the reply could not be sent: ${errorText(e)}`));
+    }
+    try {
+      bus.send(errorReply(call, ERROR_FAILED, `${member}: the daemon could not send its reply`));
+    } catch {
+      // nothing more to try
+    }
+  };
 
   /** The reply body of a call: the implementation's result, checked against the IDL. Throws (unsafe text) on failure. */
   const invoke = async (msg: Message, iface: InterfaceSpec, m: MethodSpec): Promise<unknown[]> => {
     const key = `${iface.name}.${m.name}`;
     const fn = impl[iface.name]?.[m.name];
-    if (typeof fn !== 'function') throw new dbus.DBusError(ERROR_FAILED, `${m.name}: not implemented`);
+    if (typeof fn !== 'function') throw new DBusError(ERROR_FAILED, `${m.name}: not implemented`);
     let result: unknown;
     try {
       result = await (fn as AnyMethod)(...msg.body);
@@ -424,99 +335,131 @@ export async function exportObject<O extends ObjectSpec>(
     if (m.out.length === 0) return [];
     if (m.out.length !== 1 || !out || !valueMatches(out.type, result)) {
       onError(key, new Error(`invalid return value for signature ${signatureOf(m.out)}`));
-      throw new dbus.DBusError(ERROR_FAILED, `${m.name}: the daemon returned an invalid value`);
+      throw new DBusError(ERROR_FAILED, `${m.name}: the daemon returned an invalid value`);
     }
     return [result];
   };
 
-  /**
-   * Answers one call, always: with the result, else with a D-Bus error (redacted, printable). A result the
-   * marshaller refuses (a string with a NUL…) is logged once and answered with an error. Nothing is sent once
-   * the connection is closed.
-   */
+  /** Answers one call, always: with the result, else with a D-Bus error (redacted, printable). */
   const answer = async (msg: Message, iface: InterfaceSpec, m: MethodSpec): Promise<void> => {
-    const key = `${iface.name}.${m.name}`;
-    let reply: Message;
+    let built: () => Message;
     try {
-      reply = dbus.Message.newMethodReturn(msg, signatureOf(m.out), await invoke(msg, iface, m));
+      const body = await invoke(msg, iface, m);
+      built = () => methodReturn(msg, signatureOf(m.out), body);
     } catch (e) {
+      built = () => errorReplyFor(msg, m.name, e);
+    }
+    reply(msg, `${iface.name}.${m.name}`, m.name, built);
+  };
+
+  /** A property's value, checked against the IDL; throws the DBusError the caller gets. */
+  const readProperty = (iface: InterfaceSpec, p: InterfaceSpec['properties'][number]): unknown => {
+    const key = `${iface.name}.${p.name}`;
+    let v: unknown;
+    try {
+      v = propImpls.get(`${iface.name}\0${p.name}`)?.get();
+    } catch (e) {
+      onError(key, e);
+      throw e;
+    }
+    if (!valueMatches(p.type, v)) {
+      onError(key, new Error(`invalid value for signature ${p.type}`));
+      throw new DBusError(ERROR_FAILED, `${p.name}: the daemon returned an invalid value`);
+    }
+    return v;
+  };
+
+  /** org.freedesktop.DBus.Properties: Get, GetAll, Set (as dbus-next answered them, read-only enforced). */
+  const properties = (msg: Message): boolean => {
+    const [ifaceName, prop, value] = msg.body as [string, string?, Variant?];
+    const iface = interfaces.get(ifaceName);
+    const fail = (name: string, text: string) =>
+      reply(msg, `${PROPERTIES}.${msg.member}`, msg.member ?? '', () => errorReply(msg, name, text));
+    if (msg.member === 'GetAll' && msg.signature === 's') {
+      const key = `${ifaceName}.GetAll`;
       try {
-        reply = dbus.Message.newError(msg, ...errorParts(dbusErrorFor(m.name, e)));
-      } catch {
-        // an exception that cannot even be looked at (a throwing getter…)
-        reply = dbus.Message.newError(msg, ERROR_FAILED, `${m.name}: failed`);
+        const all: Record<string, Variant> = {};
+        for (const p of iface?.properties ?? []) all[p.name] = new Variant(p.type, readProperty(iface!, p));
+        reply(msg, key, 'GetAll', () => methodReturn(msg, 'a{sv}', [all]));
+      } catch (e) {
+        reply(msg, key, 'GetAll', () => errorReplyFor(msg, 'GetAll', e));
+      }
+      return true;
+    }
+    if (
+      !(msg.member === 'Get' && msg.signature === 'ss') &&
+      !(msg.member === 'Set' && msg.signature === 'ssv')
+    )
+      return false;
+    if (!iface) {
+      fail(ERROR_INVALID_ARGS, `No such interface: '${ifaceName}'`);
+      return true;
+    }
+    const p = iface.properties.find((x) => x.name === prop);
+    if (!p) {
+      fail(ERROR_INVALID_ARGS, `No such property: '${prop}'`);
+      return true;
+    }
+    const key = `${iface.name}.${p.name}`;
+    if (msg.member === 'Get') {
+      try {
+        const v = readProperty(iface, p);
+        reply(msg, key, p.name, () => methodReturn(msg, 'v', [new Variant(p.type, v)]));
+      } catch (e) {
+        reply(msg, key, p.name, () => errorReplyFor(msg, p.name, e));
+      }
+      return true;
+    }
+    const pimpl = propImpls.get(`${iface.name}\0${p.name}`);
+    if (p.access !== 'readwrite' || !pimpl?.set) {
+      fail(ERROR_PROPERTY_READ_ONLY, `property ${p.name} is read-only`);
+    } else if (value?.signature !== p.type) {
+      fail(
+        ERROR_INVALID_ARGS,
+        `Cannot set property '${p.name}' with signature '${value?.signature}' (expected '${p.type}')`,
+      );
+    } else {
+      try {
+        pimpl.set(value.value);
+        reply(msg, key, p.name, () => methodReturn(msg));
+      } catch (e) {
+        onError(key, e);
+        reply(msg, key, p.name, () => errorReplyFor(msg, p.name, e));
       }
     }
-    try {
-      hardened.rawSend(reply);
-      return;
-    } catch (e) {
-      if (!busIsOpen(bus)) return;
-      onError(key, new Error(`the reply could not be sent: ${errorText(e)}`));
-    }
-    try {
-      hardened.rawSend(
-        dbus.Message.newError(msg, ERROR_FAILED, `${m.name}: the daemon could not send its reply`),
-      );
-    } catch {
-      // nothing more to try
-    }
+    return true;
   };
 
   const xml = introspectionXml(spec);
-  const handler = (msg: Message): boolean => {
-    if (msg.path !== spec.path) return false;
-    if (
-      msg.interface === 'org.freedesktop.DBus.Introspectable' &&
-      msg.member === 'Introspect' &&
-      !msg.signature
-    ) {
-      bus.send(dbus.Message.newMethodReturn(msg, 's', [xml]));
+  const handle = (msg: Message): boolean => {
+    if (msg.interface === INTROSPECTABLE && msg.member === 'Introspect' && msg.signature === '') {
+      reply(msg, `${spec.busName} Introspect`, 'Introspect', () => methodReturn(msg, 's', [xml]));
       return true;
     }
-    // dbus-next answers Set on a read-only property with an error and then sets it anyway: answer it here.
-    if (
-      msg.interface === 'org.freedesktop.DBus.Properties' &&
-      msg.member === 'Set' &&
-      msg.signature === 'ssv'
-    ) {
-      const [ifaceName, prop] = msg.body as [string, string];
-      if (readOnly.has(`${ifaceName}\0${prop}`)) {
-        bus.send(dbus.Message.newError(msg, ERROR_PROPERTY_READ_ONLY, `property ${prop} is read-only`));
-        return true;
-      }
-    }
+    if (msg.interface === PROPERTIES) return properties(msg);
     const target = methods.get(`${msg.interface}\0${msg.member}`);
-    if (target && (msg.signature ?? '') === target.inSignature) {
+    if (target && msg.signature === target.inSignature) {
       void answer(msg, target.iface, target.method);
       return true;
     }
     return false;
   };
 
-  const reportUnsent = (err: Error) => onError(`${spec.busName} reply`, err);
-  const unexport = () => {
-    hardened.reporters.delete(reportUnsent);
-    bus.removeMethodHandler(handler);
-    try {
-      bus.unexport(spec.path);
-    } catch {
-      // nothing exported
-    }
-  };
-
   // The object is on the bus before the name is owned, so a client that sees the name finds the object.
-  hardened.reporters.add(reportUnsent);
-  bus.addMethodHandler(handler);
-  for (const inst of instances.values()) bus.export(spec.path, inst);
-  let reply: number;
+  const table = objectTable(bus);
+  if (table.has(spec.path)) throw new Error(`an object is already exported at ${spec.path}`);
+  table.set(spec.path, handle);
+  const unexport = () => {
+    if (table.get(spec.path) === handle) table.delete(spec.path);
+  };
+  let granted: number;
   try {
-    reply = await bus.requestName(spec.busName, dbus.NameFlag.DO_NOT_QUEUE);
+    granted = await bus.requestName(spec.busName, DO_NOT_QUEUE);
   } catch (e) {
     unexport();
     throw new Error(`cannot own ${spec.busName} on the D-Bus system bus: ${errorText(e)}`);
   }
-  if (reply !== dbus.RequestNameReply.PRIMARY_OWNER && reply !== dbus.RequestNameReply.ALREADY_OWNER) {
+  if (granted !== PRIMARY_OWNER && granted !== ALREADY_OWNER) {
     unexport();
     throw new Error(`another ${spec.daemon} owns ${spec.busName}`);
   }
@@ -524,13 +467,11 @@ export async function exportObject<O extends ObjectSpec>(
   let closed = false;
   return {
     spec,
-    emit(ifaceName, signal, typedArgs) {
+    emit(ifaceName, name, typedArgs) {
       // The compiler checked the arguments against the IDL; a caller with a cast may still pass anything.
       const args = typedArgs as unknown as unknown[];
-      const ispec = spec.interfaces.find((i) => i.name === ifaceName);
-      const sspec = ispec?.signals.find((x) => x.name === signal);
-      const inst = instances.get(ifaceName) as unknown as Record<string, AnyMethod> | undefined;
-      if (closed || !sspec || !inst || !busIsOpen(bus)) return false;
+      const sspec = interfaces.get(ifaceName)?.signals.find((x) => x.name === name);
+      if (closed || !sspec || !bus.open) return false;
       if (
         args.length !== sspec.args.length ||
         !sspec.args.every((a, i) => valueMatches(a.type, args[i])) ||
@@ -539,7 +480,7 @@ export async function exportObject<O extends ObjectSpec>(
         return false;
       }
       try {
-        inst[signal]!(...args);
+        bus.send(signal(spec.path, ifaceName, name, signatureOf(sspec.args), args));
         return true;
       } catch {
         return false;
@@ -561,3 +502,8 @@ export async function exportObject<O extends ObjectSpec>(
     },
   };
 }
+
+/** RequestName flag and replies (D-Bus specification). */
+const DO_NOT_QUEUE = 4;
+const PRIMARY_OWNER = 1;
+const ALREADY_OWNER = 4;

@@ -177,7 +177,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       uevents.stop();
       await stafWatch.close().catch(() => {});
       if (!config.udevRule) await unmaskAutoconnectRule().catch(() => {});
-      bus.disconnect();
+      bus.close();
     },
   );
 }

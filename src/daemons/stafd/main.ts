@@ -137,7 +137,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       hostExclusions.close();
       await service.stop();
       await dbus?.close().catch(() => {});
-      bus.disconnect();
+      bus.close();
     },
   );
 }

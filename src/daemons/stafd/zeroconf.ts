@@ -4,7 +4,7 @@
  * discovered DCs.
  */
 import { AvahiBrowser, type MdnsService } from '../../adapters/avahi/browser.js';
-import type { MessageBus } from '../../adapters/dbus/service.js';
+import type { DBusConnection } from '../../adapters/dbus/service.js';
 import { isReachable } from '../../adapters/tcp-probe.js';
 import type { StafdConfig } from '../../core/config/service-config.js';
 import {
@@ -52,7 +52,7 @@ interface Tracked {
 }
 
 export function startZeroconf(
-  bus: MessageBus,
+  bus: DBusConnection,
   stafd: StafdService,
   log: Logger,
   config: () => StafdConfig,

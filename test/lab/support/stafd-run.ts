@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type StafClient, stafClient, type TidArgs } from '../../../src/adapters/dbus/clients.js';
-import { type MessageBus, openSystemBus } from '../../../src/adapters/dbus/service.js';
+import { type DBusConnection, openSystemBus } from '../../../src/adapters/dbus/service.js';
 import { WELL_KNOWN_DISC_NQN } from '../../../src/core/tid.js';
 import { type DbusDaemon, startDbusDaemon } from '../../support/dbus-daemon.js';
 import { scaled } from '../../support/slow.js';
@@ -102,7 +102,7 @@ export class StafdRun {
   proc: ChildProcess | undefined;
   private out = '';
   private dbus: DbusDaemon | undefined;
-  private bus: MessageBus | undefined;
+  private bus: DBusConnection | undefined;
   private client: StafClient | undefined;
   private readonly cleanups: (() => unknown)[] = [];
 
@@ -144,7 +144,7 @@ export class StafdRun {
     this.dbus = await startDbusDaemon();
     this.cleanups.push(() => this.dbus?.stop());
     this.bus = await openSystemBus({ address: this.dbus.address });
-    this.cleanups.push(() => this.bus?.disconnect());
+    this.cleanups.push(() => this.bus?.close());
     this.client = stafClient(this.bus, { timeoutMs: scaled(10_000) });
     // The subscriptions follow the owner of org.nvmexpress.staf, so they survive stafd restarts.
     const s1 = await this.client.onLogPagesChanged((tid, device) => this.changed.push({ tid, device }));

@@ -17,7 +17,7 @@ import {
   stacClient,
   stafClient,
 } from '../../../src/adapters/dbus/clients.js';
-import { type MessageBus, openSystemBus } from '../../../src/adapters/dbus/service.js';
+import { type DBusConnection, openSystemBus } from '../../../src/adapters/dbus/service.js';
 import { REGISTRY_DIR } from '../../../src/adapters/kernel/registry.js';
 import { scanControllers } from '../../../src/adapters/kernel/sysfs.js';
 import type { KernelController } from '../../../src/core/kernel-controller.js';
@@ -73,7 +73,7 @@ export class StasRun {
   readonly args: Record<'stafd' | 'stacd', string[]> = { stafd: [], stacd: [] };
   private out = { stafd: '', stacd: '' };
   private dbus: DbusDaemon | undefined;
-  private bus: MessageBus | undefined;
+  private bus: DBusConnection | undefined;
   private stacClient: StacClient | undefined;
   private stafClient: StafClient | undefined;
 
@@ -239,7 +239,7 @@ export class StasRun {
         await exited;
       }
     }
-    this.bus?.disconnect();
+    this.bus?.close();
     await this.dbus?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
