@@ -9,8 +9,8 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import fsp from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import * as fsa from './fs-async.js';
 
 /** Replaces `path` with `content` so that readers see the old or the new file, never a partial one. */
 export function writeFileAtomic(path: string, content: string, mode = 0o644): void {
@@ -58,7 +58,7 @@ let tmpSeq = 0;
 
 /**
  * writeFileAtomic without blocking the event loop: the same steps (temporary file beside the target, write,
- * fsync, rename, fsync of the directory) through fs/promises. Pieces are gathered into writes of about
+ * fsync, rename, fsync of the directory) through node:fs' callback API (src/adapters/fs-async.ts). Pieces are gathered into writes of about
  * `chunkBytes`, and each write is awaited, so a generator producing a large content runs in slices between which
  * other work proceeds. Resolves with the file's size in bytes.
  */
@@ -69,15 +69,15 @@ export async function writeFileAtomicAsync(
   chunkBytes = 64 * 1024,
 ): Promise<number> {
   const dir = dirname(path);
-  await fsp.mkdir(dir, { recursive: true });
+  await fsa.mkdir(dir, { recursive: true });
   let fileMode = mode;
   try {
-    fileMode = (await fsp.stat(path)).mode & 0o7777;
+    fileMode = (await fsa.stat(path)).mode & 0o7777;
   } catch {
     // New file: use the requested mode.
   }
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.${tmpSeq++}.tmp`);
-  const fh = await fsp.open(tmp, 'wx', fileMode);
+  const fd = await fsa.open(tmp, 'wx', fileMode);
   let size = 0;
   try {
     let parts: Buffer[] = [];
@@ -86,7 +86,7 @@ export async function writeFileAtomicAsync(
       const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, buffered);
       parts = [];
       buffered = 0;
-      for (let off = 0; off < data.length; ) off += (await fh.write(data, off)).bytesWritten;
+      await fsa.writeAll(fd, data);
       size += data.length;
     };
     for await (const piece of typeof content === 'string' ? [content] : content) {
@@ -96,25 +96,25 @@ export async function writeFileAtomicAsync(
       if (buffered >= chunkBytes) await drain();
     }
     if (buffered > 0) await drain();
-    await fh.sync();
+    await fsa.fsync(fd);
   } catch (e) {
-    await fh.close().catch(() => {});
-    await fsp.unlink(tmp).catch(() => {});
+    await fsa.close(fd).catch(() => {});
+    await fsa.unlink(tmp).catch(() => {});
     throw e;
   }
-  await fh.close();
+  await fsa.close(fd);
   try {
-    await fsp.rename(tmp, path);
+    await fsa.rename(tmp, path);
   } catch (e) {
-    await fsp.unlink(tmp).catch(() => {});
+    await fsa.unlink(tmp).catch(() => {});
     throw e;
   }
   try {
-    const dfh = await fsp.open(dir, 'r');
+    const dfd = await fsa.open(dir, 'r');
     try {
-      await dfh.sync();
+      await fsa.fsync(dfd);
     } finally {
-      await dfh.close();
+      await fsa.close(dfd);
     }
   } catch {
     // Some file systems do not allow fsync on a directory; the rename is still atomic.

@@ -1,6 +1,5 @@
 // Reads stafd.conf / stacd.conf / sys.conf from disk and hands the text to the pure parsers of src/core/config.
 import { closeSync, constants, fstatSync, openSync, readFileSync, type Stats, statSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
 import type { ConfigDiagnostic, ConfigResult } from '../core/config/diagnostics.js';
 import { fileRef } from '../core/config/diagnostics.js';
 import { STACD_SCHEMA, STAFD_SCHEMA, SYS_SCHEMA } from '../core/config/schema.js';
@@ -12,6 +11,7 @@ import {
 } from '../core/config/service-config.js';
 import { parseSysConfig, type SysConfig } from '../core/config/sys-config.js';
 import { errorText } from '../core/log.js';
+import { close, fstat, open, readFile, stat } from './fs-async.js';
 
 /** A path that names something other than a regular file (a FIFO, a device, a directory...): never read. */
 export class NotRegularFileError extends Error {
@@ -61,12 +61,12 @@ export function readRegularFileSync(path: string): string {
 /** readRegularFileSync without blocking the event loop. */
 export async function readRegularFile(path: string): Promise<string> {
   mustBeRegular(path, await stat(path));
-  const handle = await open(path, OPEN_FLAGS);
+  const fd = await open(path, OPEN_FLAGS);
   try {
-    mustBeRegular(path, await handle.stat());
-    return await handle.readFile('utf8');
+    mustBeRegular(path, await fstat(fd));
+    return await readFile(fd, 'utf8');
   } finally {
-    await handle.close();
+    await close(fd);
   }
 }
 

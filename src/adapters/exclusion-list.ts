@@ -4,7 +4,6 @@
  * triggers a pass. Fail-open: a missing or unreadable list excludes nothing. Problems are logged once per change.
  */
 import { type FSWatcher, watch } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExcludeFields } from '../core/exclude.js';
 import {
@@ -15,6 +14,7 @@ import {
   parseExclusionList,
 } from '../core/exclusion-list.js';
 import { errorText, type LogFn } from '../core/log.js';
+import { readdir, readFile } from './fs-async.js';
 
 export const DEFAULT_NVME_DIR = '/etc/nvme';
 

@@ -8,11 +8,11 @@
  */
 
 import { mkdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { lkcJsonPieces, ownedJson, parseLkc, parseOwned, type SavedDc } from '../core/last-known-config.js';
 import { errorText, type LogFn } from '../core/log.js';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic-file.js';
+import { mkdir } from './fs-async.js';
 import { monotonicMs } from './monotonic-clock.js';
 
 export type { SavedDc } from '../core/last-known-config.js';

@@ -3,8 +3,9 @@
  * name in /run/udev/rules.d shadows /usr/lib/udev/rules.d/70-nvmf-autoconnect.rules (so udevd and stacd do not
  * race to connect the same controllers); on exit the shadow is removed. A stale shadow from a crash is replaced.
  */
-import { rm } from 'node:fs/promises';
+
 import { writeFileAtomic } from './atomic-file.js';
+import { rm } from './fs-async.js';
 
 export const SHADOW_RULE = '/run/udev/rules.d/70-nvmf-autoconnect.rules';
 

@@ -6,8 +6,8 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readFile } from '../adapters/fs-async.js';
 import { parseSupportedOptions } from '../core/connect-options.js';
 import type { HostIdentity } from '../core/host-identity.js';
 import { isControllerName } from '../core/kernel-controller.js';

@@ -11,7 +11,6 @@
  * connect. Without it, node:fs: each write on a descriptor opened beforehand, the reply read outside the limit.
  */
 import { close as fsClose, open as fsOpen, read as fsRead, write as fsWrite } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   buildConnectOptions,
@@ -22,6 +21,7 @@ import {
 } from '../../core/connect-options.js';
 import { isControllerName } from '../../core/kernel-controller.js';
 import { errorText } from '../../core/log.js';
+import { readFile } from '../fs-async.js';
 import { fabricsConnect, nativeAvailable, writeAttribute } from '../native.js';
 import { SYS_CLASS_NVME } from './sysfs.js';
 

@@ -1,5 +1,5 @@
 /** One-pass scan of /sys/class/nvme into typed controller records (the reconciler's view of the kernel). */
-import { readdir, readFile } from 'node:fs/promises';
+
 import { join } from 'node:path';
 import {
   isControllerName,
@@ -7,6 +7,7 @@ import {
   type KernelController,
   kernelControllerFromSysfs,
 } from '../../core/kernel-controller.js';
+import { readdir, readFile } from '../fs-async.js';
 import { nativeAvailable, scanNvmeControllers } from '../native.js';
 
 export const SYS_CLASS_NVME = '/sys/class/nvme';
