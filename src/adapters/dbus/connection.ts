@@ -59,22 +59,22 @@ interface Pending {
 
 type State = 'auth' | 'hello' | 'open' | 'closed';
 
+/** Why connecting to `target` failed (without the address, which the caller names). */
 function socketError(target: BusAddress, e: NodeJS.ErrnoException): string {
-  const where = formatBusAddress(target);
   const text = e.message.replace(/\0/g, '@');
   switch (e.code) {
     case 'ENOENT':
-      return `${where}: socket missing (${text})`;
+      return `socket missing (${text})`;
     case 'ECONNREFUSED':
       // Node 20's node:net connects to an abstract name padded with NULs to the full sun_path: only listeners
       // bound the same way (Node's own) answer, not dbus-daemon's exact-length names.
       return target.transport === 'abstract'
-        ? `${where}: connection refused (${text}; node:net may not reach abstract names bound by dbus-daemon)`
-        : `${where}: connection refused (${text})`;
+        ? `connection refused (${text}; node:net may not reach abstract names bound by dbus-daemon)`
+        : `connection refused (${text})`;
     case 'EACCES':
-      return `${where}: permission denied (${text})`;
+      return `permission denied (${text})`;
     default:
-      return `${where}: ${text}`;
+      return text;
   }
 }
 
@@ -118,7 +118,7 @@ export class DBusConnection extends EventEmitter {
       let socket: Socket | undefined;
       let conn: DBusConnection | undefined;
       let settled = false;
-      const failures: string[] = [];
+      const failures: [where: string, why: string][] = [];
       const finish = (e?: Error) => {
         if (settled) return;
         settled = true;
@@ -139,7 +139,9 @@ export class DBusConnection extends EventEmitter {
         const target = targets[i];
         if (settled) return;
         if (!target) {
-          finish(new Error(`cannot connect to D-Bus at ${failures.join('; ')}`));
+          // One address: its failure (the caller names the address); several: each with its address.
+          const why = failures.map(([where, text]) => (targets.length === 1 ? text : `${where}: ${text}`));
+          finish(new Error(why.join('; ')));
           return;
         }
         const s = createConnection(
@@ -151,7 +153,7 @@ export class DBusConnection extends EventEmitter {
         );
         socket = s;
         const onError = (e: NodeJS.ErrnoException) => {
-          failures.push(socketError(target, e));
+          failures.push([formatBusAddress(target), socketError(target, e)]);
           s.destroy();
           attempt(i + 1);
         };
