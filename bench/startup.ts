@@ -1,6 +1,6 @@
 /**
- * Prints the start-up time of the daemons as tsc compiles them (dist/src/cli/*.js, one module per source file,
- * dbus-next from node_modules) and as `make install` ships them (dist/bundle/*.mjs, tools/bundle.ts): `--version`
+ * Prints the start-up time of the daemons as tsc compiles them (dist/src/cli/*.js, one module per source file)
+ * and as `make install` ships them (dist/bundle/*.mjs, tools/bundle.ts): `--version`
  * (which loads the whole program), and start → bus name owned on a private dbus-daemon (root; zeroconf off, no
  * controller). Each figure is the median (and the slowest) of the rounds, with a warm page cache and, when
  * /proc/sys/vm/drop_caches is writable (root, not in a container that hides it), a cold one: the caches are
