@@ -1,9 +1,8 @@
 // Integration tests of DBusConnection (src/adapters/dbus/connection.ts): a private dbus-daemon, dbus-next as the
 // peer (wire interop), and fake servers for the handshake's failure paths.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import type { EventEmitter } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,8 +21,7 @@ import {
   signal,
   Variant,
 } from '../../src/core/dbus/message.js';
-import { DBUS_DAEMON, type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
-import { scaled } from '../support/slow.js';
+import { type DbusDaemon, haveDbusDaemon, startDbusDaemon } from '../support/dbus-daemon.js';
 
 const NO_DAEMON = !haveDbusDaemon() && 'no /usr/bin/dbus-daemon';
 const BUS = {
@@ -693,81 +691,11 @@ describe('connect failures', () => {
   });
 });
 
-/** A dbus-daemon with its own <listen> and <auth> lines, and extra environment. */
-async function customDaemon(
-  listen: string,
-  auth: string[],
-  opts: { anonymous?: boolean; env?: Record<string, string> } = {},
-): Promise<{ address: string; stop(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'stas-dbus-custom-'));
-  const config = join(dir, 'bus.conf');
-  writeFileSync(
-    config,
-    `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>${listen}</listen>
-${auth.map((a) => `  <auth>${a}</auth>`).join('\n')}
-${opts.anonymous ? '  <allow_anonymous/>' : ''}
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-`,
-  );
-  const child: ChildProcess = spawn(
-    DBUS_DAEMON,
-    [`--config-file=${config}`, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
-  );
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    const address = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(
-        () => reject(new Error(`dbus-daemon did not start: ${stderr}`)),
-        scaled(10_000),
-      );
-      child.stdout?.on('data', (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf('\n');
-        if (nl >= 0) {
-          clearTimeout(timer);
-          resolve(out.slice(0, nl).trim());
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`dbus-daemon exited with ${code}: ${stderr.trim()}`));
-      });
-    });
-    return { address, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-}
-
 describe('other transports and mechanisms', { skip: NO_DAEMON }, () => {
   test('unix:abstract (EXTERNAL)', async (t) => {
-    let d: Awaited<ReturnType<typeof customDaemon>>;
+    let d: DbusDaemon;
     try {
-      d = await customDaemon(`unix:abstract=stas-test-${process.pid}`, ['EXTERNAL']);
+      d = await startDbusDaemon({ listen: `unix:abstract=stas-test-${process.pid}`, auth: ['EXTERNAL'] });
     } catch (e) {
       t.skip(`dbus-daemon cannot listen on an abstract socket here: ${(e as Error).message}`);
       return;
@@ -795,9 +723,13 @@ describe('other transports and mechanisms', { skip: NO_DAEMON }, () => {
   });
 
   test('tcp (EXTERNAL refused there, ANONYMOUS next)', async (t) => {
-    let d: Awaited<ReturnType<typeof customDaemon>>;
+    let d: DbusDaemon;
     try {
-      d = await customDaemon('tcp:host=127.0.0.1,port=0', ['ANONYMOUS'], { anonymous: true });
+      d = await startDbusDaemon({
+        listen: 'tcp:host=127.0.0.1,port=0',
+        auth: ['ANONYMOUS'],
+        allowAnonymous: true,
+      });
     } catch (e) {
       t.skip(`dbus-daemon cannot listen on TCP here: ${(e as Error).message}`);
       return;
@@ -817,10 +749,14 @@ describe('other transports and mechanisms', { skip: NO_DAEMON }, () => {
   test('DBUS_COOKIE_SHA1 with the keyring in $HOME/.dbus-keyrings', async (t) => {
     const home = mkdtempSync(join(tmpdir(), 'stas-dbus-home-'));
     const saved = process.env['HOME'];
-    let d: Awaited<ReturnType<typeof customDaemon>> | undefined;
+    let d: DbusDaemon | undefined;
     try {
       try {
-        d = await customDaemon(`unix:path=${home}/bus`, ['DBUS_COOKIE_SHA1'], { env: { HOME: home } });
+        d = await startDbusDaemon({
+          listen: `unix:path=${home}/bus`,
+          auth: ['DBUS_COOKIE_SHA1'],
+          env: { HOME: home },
+        });
       } catch (e) {
         t.skip(`dbus-daemon with DBUS_COOKIE_SHA1 did not start: ${(e as Error).message}`);
         return;

@@ -18,6 +18,14 @@ export interface DbusDaemonOptions {
   include?: string[];
   /** Socket directory mode; 0o755 lets other users (nobody) reach the socket. Default 0o700. */
   dirMode?: number;
+  /** The `<listen>` address instead of `unix:path=<dir>/bus` (tcp, unix:abstract, …; `address` is what it printed). */
+  listen?: string;
+  /** The `<auth>` mechanisms; default EXTERNAL. */
+  auth?: string[];
+  /** `<allow_anonymous/>`: clients that authenticated with ANONYMOUS may connect. */
+  allowAnonymous?: boolean;
+  /** Extra environment of the daemon (HOME, for DBUS_COOKIE_SHA1's keyring). */
+  env?: Record<string, string>;
 }
 
 export interface DbusDaemon {
@@ -93,8 +101,9 @@ export async function startDbusDaemon(opts: DbusDaemonOptions = {}): Promise<Dbu
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>system</type>
-  <listen>unix:path=${xmlText(socketPath)}</listen>
-  <auth>EXTERNAL</auth>
+  <listen>${xmlText(opts.listen ?? `unix:path=${socketPath}`)}</listen>
+${(opts.auth ?? ['EXTERNAL']).map((a) => `  <auth>${xmlText(a)}</auth>`).join('\n')}
+${opts.allowAnonymous ? '  <allow_anonymous/>' : ''}
 ${opts.policy === 'system' ? SYSTEM : PERMISSIVE}
 ${includes}
 </busconfig>
@@ -103,7 +112,7 @@ ${includes}
   const child: ChildProcess = spawn(
     DBUS_DAEMON,
     [`--config-file=${config}`, '--nofork', '--nopidfile', '--nosyslog', '--print-address=1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
