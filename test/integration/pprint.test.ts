@@ -11,6 +11,7 @@ import {
   pyLen,
   pyStrRepr,
 } from '../../src/core/pprint.js';
+import { prng } from '../support/prng.js';
 
 const PYTHON = '/usr/bin/python3';
 
@@ -209,18 +210,6 @@ test('pformat(width=120) equals CPython on a corpus of stas shapes and edge case
 test('pformat equals CPython at other widths (more line breaks, deeper hanging indents)', { skip }, () => {
   for (const w of [1, 10, 30, 60, 80]) compare(CORPUS, w);
 });
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Characters whose Unicode properties are the same in Python 3.11 (Unicode 14) and Node's ICU.
 const ALPHABET = [

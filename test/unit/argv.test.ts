@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseArgs } from 'node:util';
 import { type Options, parseArgv, parseStrict, splitCommand, UsageError } from '../../src/core/argv.js';
+import { prng } from '../support/prng.js';
 
 const globals = {
   help: { type: 'boolean', short: 'h' },
@@ -91,18 +92,6 @@ const TABLES: Record<string, Options> = {
     y: { type: 'boolean' },
   },
 };
-
-/** mulberry32: a small deterministic PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Tokens for a table: well-formed ones (options, values, positionals) and odd ones (unknown, malformed). */
 function tokenPool(options: Options): { good: string[]; odd: string[] } {

@@ -22,6 +22,7 @@ import {
 } from '../../src/core/dbus/message.js';
 import { parseSignature } from '../../src/core/dbus/signature.js';
 import { marshal, WireWriter } from '../../src/core/dbus/wire.js';
+import { prng } from '../support/prng.js';
 
 const require = createRequire(import.meta.url);
 /** dbus-next's own marshaller (the plain-JS body format its connection uses) and unmarshaller. */
@@ -544,20 +545,8 @@ test('the length bound is checked from the fixed header, before the rest arrives
   assert.deepEqual(new MessageParser({ maxMessageBytes: 1024 }).push(head), []);
 });
 
-/** mulberry32: a small seeded generator, so the fuzz cases are the same every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('fuzz: altered messages parse or throw DBusWireError, nothing else', () => {
-  const rand = rng(0x5eed);
+  const rand = prng(0x5eed);
   const inputs = SAMPLES.map(([, m], i) => encodeMessage(m, i + 1));
   let parsed = 0;
   let refused = 0;

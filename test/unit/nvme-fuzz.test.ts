@@ -8,18 +8,7 @@ import { parseIdentifyController } from '../../src/core/nvme/identify.js';
 import { type Pdu, ProtocolError } from '../../src/core/nvme/pdu.js';
 import { PduParser } from '../../src/core/nvme/pdu-parser.js';
 import { serializePdu } from '../../src/core/nvme/pdu-serializer.js';
-
-/** Small deterministic PRNG (mulberry32) so that a failure can be replayed from its seed. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../support/prng.js';
 
 const SEED = Number(process.env['STAS_FUZZ_SEED'] ?? 20261123);
 const ITERATIONS = Number(process.env['STAS_FUZZ_ITERATIONS'] ?? 20000);
@@ -72,7 +61,7 @@ function feed(parser: PduParser, bytes: Uint8Array, random: () => number): void 
 }
 
 test(`PDU parser survives random and mutated input (seed ${SEED})`, () => {
-  const random = rng(SEED);
+  const random = prng(SEED);
   const start = Date.now();
   let n = 0;
   for (; n < ITERATIONS && Date.now() - start < TIME_BUDGET_MS; n++) {
@@ -104,7 +93,7 @@ test(`PDU parser survives random and mutated input (seed ${SEED})`, () => {
 });
 
 test('fixed-layout decoders reject short buffers with ProtocolError only', () => {
-  const random = rng(SEED + 1);
+  const random = prng(SEED + 1);
   for (let n = 0; n < 2000; n++) {
     const len = Math.floor(random() * 5000);
     const b = Buffer.alloc(len);
