@@ -57,7 +57,8 @@ export interface CtlProgram<C> {
   client(bus: DBusConnection): C;
 }
 
-const OUTPUT_OPTIONS = {
+/** The output options every stafctl/stacctl command and the global command line take. */
+export const OUTPUT_OPTIONS = {
   json: { type: 'boolean' },
   human: { type: 'boolean', short: 'H' },
 } as const satisfies Options;

@@ -45,6 +45,18 @@ export function report(log: Logger, diags: readonly ConfigDiagnostic[]): void {
   for (const d of diags) log(d.level === 'info' ? 'info' : d.level, d.message);
 }
 
+/** stafd's and stacd's command-line options (their man pages' SYNOPSIS). */
+export const DAEMON_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  'conf-file': { type: 'string', short: 'f' },
+  syslog: { type: 'boolean', short: 's' },
+  tron: { type: 'boolean' },
+  idl: { type: 'string' },
+  'sys-conf': { type: 'string' },
+  metrics: { type: 'string' },
+} as const;
+
 /** Parses the command line and loads configuration and identity; a number is the exit status to return now. */
 export function startDaemon<C extends { tron: boolean }>(
   spec: DaemonSpec<C>,
@@ -53,16 +65,7 @@ export function startDaemon<C extends { tron: boolean }>(
   let values: Record<string, string | boolean | undefined>;
   let metrics: MetricsListen | undefined;
   try {
-    values = parseStrict([...argv], {
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' },
-      'conf-file': { type: 'string', short: 'f' },
-      syslog: { type: 'boolean', short: 's' },
-      tron: { type: 'boolean' },
-      idl: { type: 'string' },
-      'sys-conf': { type: 'string' },
-      metrics: { type: 'string' },
-    }).values;
+    values = parseStrict([...argv], DAEMON_OPTIONS).values;
     if (typeof values['metrics'] === 'string')
       try {
         metrics = parseMetricsListen(values['metrics']);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseArgs } from 'node:util';
+import { OUTPUT_OPTIONS } from '../../src/cli/ctl.js';
 import { type Options, parseArgv, parseStrict, splitCommand, UsageError } from '../../src/core/argv.js';
+import { DAEMON_OPTIONS } from '../../src/daemons/program.js';
 import { prng } from '../support/prng.js';
 
 const globals = {
@@ -42,20 +44,12 @@ test('parseStrict: values as parseArgs gives them; errors are UsageErrors withou
 });
 
 // Differential test: stas' parseArgv against node:util's parseArgs (strict) over a deterministic corpus, for the
-// option tables the programs use (shapes copied from src/daemons/program.ts, src/cli/ctl.ts, stafctl.ts, stasadm.ts).
-const OUTPUT = { json: { type: 'boolean' }, human: { type: 'boolean', short: 'H' } } as const;
+// option tables the programs use: the daemons' and the output options as the programs define them; the tables of
+// stafctl, stacctl and stasadm as copies (their modules run the program when imported).
+const OUTPUT = OUTPUT_OPTIONS;
 const HELP = { help: { type: 'boolean', short: 'h' } } as const;
 const TABLES: Record<string, Options> = {
-  daemon: {
-    ...HELP,
-    version: { type: 'boolean', short: 'v' },
-    'conf-file': { type: 'string', short: 'f' },
-    syslog: { type: 'boolean', short: 's' },
-    tron: { type: 'boolean' },
-    idl: { type: 'string' },
-    'sys-conf': { type: 'string' },
-    metrics: { type: 'string' },
-  },
+  daemon: DAEMON_OPTIONS,
   'ctl global': {
     ...HELP,
     version: { type: 'boolean', short: 'v' },
