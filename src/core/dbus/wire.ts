@@ -222,60 +222,48 @@ export class WireReader {
     return this.buf[this.pos++]!;
   }
 
+  /** Aligns to, checks and steps over a fixed-size value of `n` bytes; returns where it starts. */
+  private fixed(n: number): number {
+    this.align(n);
+    this.need(n);
+    const at = this.pos;
+    this.pos += n;
+    return at;
+  }
+
   u16(): number {
-    this.align(2);
-    this.need(2);
-    const v = this.littleEndian ? this.buf.readUInt16LE(this.pos) : this.buf.readUInt16BE(this.pos);
-    this.pos += 2;
-    return v;
+    const at = this.fixed(2);
+    return this.littleEndian ? this.buf.readUInt16LE(at) : this.buf.readUInt16BE(at);
   }
 
   i16(): number {
-    this.align(2);
-    this.need(2);
-    const v = this.littleEndian ? this.buf.readInt16LE(this.pos) : this.buf.readInt16BE(this.pos);
-    this.pos += 2;
-    return v;
+    const at = this.fixed(2);
+    return this.littleEndian ? this.buf.readInt16LE(at) : this.buf.readInt16BE(at);
   }
 
   u32(): number {
-    this.align(4);
-    this.need(4);
-    const v = this.littleEndian ? this.buf.readUInt32LE(this.pos) : this.buf.readUInt32BE(this.pos);
-    this.pos += 4;
-    return v;
+    const at = this.fixed(4);
+    return this.littleEndian ? this.buf.readUInt32LE(at) : this.buf.readUInt32BE(at);
   }
 
   i32(): number {
-    this.align(4);
-    this.need(4);
-    const v = this.littleEndian ? this.buf.readInt32LE(this.pos) : this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
+    const at = this.fixed(4);
+    return this.littleEndian ? this.buf.readInt32LE(at) : this.buf.readInt32BE(at);
   }
 
   u64(): bigint {
-    this.align(8);
-    this.need(8);
-    const v = this.littleEndian ? this.buf.readBigUInt64LE(this.pos) : this.buf.readBigUInt64BE(this.pos);
-    this.pos += 8;
-    return v;
+    const at = this.fixed(8);
+    return this.littleEndian ? this.buf.readBigUInt64LE(at) : this.buf.readBigUInt64BE(at);
   }
 
   i64(): bigint {
-    this.align(8);
-    this.need(8);
-    const v = this.littleEndian ? this.buf.readBigInt64LE(this.pos) : this.buf.readBigInt64BE(this.pos);
-    this.pos += 8;
-    return v;
+    const at = this.fixed(8);
+    return this.littleEndian ? this.buf.readBigInt64LE(at) : this.buf.readBigInt64BE(at);
   }
 
   f64(): number {
-    this.align(8);
-    this.need(8);
-    const v = this.littleEndian ? this.buf.readDoubleLE(this.pos) : this.buf.readDoubleBE(this.pos);
-    this.pos += 8;
-    return v;
+    const at = this.fixed(8);
+    return this.littleEndian ? this.buf.readDoubleLE(at) : this.buf.readDoubleBE(at);
   }
 
   /** `n` bytes at `pos` then a NUL, none inside, valid UTF-8; returns the text. */
