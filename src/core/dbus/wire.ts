@@ -115,45 +115,44 @@ export class WireWriter {
     this.buf[this.pos++] = v;
   }
 
+  /** Aligns to a fixed-size value of `n` bytes and makes room for it. */
+  private fixed(n: number): void {
+    this.align(n);
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
   u16(v: number): void {
-    this.align(2);
-    if (this.pos + 2 > this.buf.length) this.grow(2);
+    this.fixed(2);
     this.pos = this.buf.writeUInt16LE(v, this.pos);
   }
 
   i16(v: number): void {
-    this.align(2);
-    if (this.pos + 2 > this.buf.length) this.grow(2);
+    this.fixed(2);
     this.pos = this.buf.writeInt16LE(v, this.pos);
   }
 
   u32(v: number): void {
-    this.align(4);
-    if (this.pos + 4 > this.buf.length) this.grow(4);
+    this.fixed(4);
     this.pos = this.buf.writeUInt32LE(v, this.pos);
   }
 
   i32(v: number): void {
-    this.align(4);
-    if (this.pos + 4 > this.buf.length) this.grow(4);
+    this.fixed(4);
     this.pos = this.buf.writeInt32LE(v, this.pos);
   }
 
   u64(v: bigint): void {
-    this.align(8);
-    if (this.pos + 8 > this.buf.length) this.grow(8);
+    this.fixed(8);
     this.pos = this.buf.writeBigUInt64LE(v, this.pos);
   }
 
   i64(v: bigint): void {
-    this.align(8);
-    if (this.pos + 8 > this.buf.length) this.grow(8);
+    this.fixed(8);
     this.pos = this.buf.writeBigInt64LE(v, this.pos);
   }
 
   f64(v: number): void {
-    this.align(8);
-    if (this.pos + 8 > this.buf.length) this.grow(8);
+    this.fixed(8);
     this.pos = this.buf.writeDoubleLE(v, this.pos);
   }
 
